@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { startAgent } from '../agent.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../lib/logger.js';
+import { configEnv, logLevel } from './env.js';
+import { stopOnSignals } from './lifecycle.js';
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('run the node agent (the DaemonSet container command)')
+    .option('--config <file>', 'YAML configuration file')
+    .action(async (opts: { config?: string }) => {
+      const config = await loadConfig(opts.config, configEnv());
+      const logger = createLogger({ level: logLevel() });
+      const agent = await startAgent({ config, logger });
+      stopOnSignals(() => agent.stop(), logger);
+    });
+}

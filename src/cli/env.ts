@@ -1,0 +1,18 @@
+import type { ConfigEnv } from '../config/load.js';
+
+/** The only reader of process.env: what the configuration takes from the environment. */
+export function configEnv(): ConfigEnv {
+  const e = process.env;
+  return {
+    NODE_NAME: e.NODE_NAME,
+    NODE_IP: e.NODE_IP,
+    KUBECONFIG: e.KUBECONFIG,
+    POD_NAME: e.POD_NAME,
+    POD_NAMESPACE: e.POD_NAMESPACE,
+  };
+}
+
+/** Log level for the agent (`NODE_CA_LOG_LEVEL`, default info). */
+export function logLevel(): string {
+  return process.env.NODE_CA_LOG_LEVEL ?? 'info';
+}

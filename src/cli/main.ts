@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../lib/errors.js';
+import { registerAgentCommand } from './agent.js';
+import { registerDemoCommand } from './demo.js';
+import { packageVersion, registerVersionCommand } from './version.js';
+
+const program = new Command('node-ca')
+  .description('per-node agent of the image registry: CA trust, /etc/hosts, node operations')
+  .version(packageVersion(), '--version')
+  .exitOverride();
+
+registerAgentCommand(program);
+registerDemoCommand(program);
+registerVersionCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = exitCodeFor(err);
+}
+
+/** 2 for usage and configuration errors, 1 for anything else. */
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+  if (err instanceof ConfigError) {
+    process.stderr.write(`node-ca: ${err.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`node-ca: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+}

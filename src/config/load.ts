@@ -1,0 +1,119 @@
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, errorMessage } from '../lib/errors.js';
+import { configSchema, type Config } from './schema.js';
+
+/** The environment variables the agent reads; nothing else reads process.env. */
+export interface ConfigEnv {
+  NODE_NAME?: string | undefined;
+  NODE_IP?: string | undefined;
+  KUBECONFIG?: string | undefined;
+  POD_NAME?: string | undefined;
+  POD_NAMESPACE?: string | undefined;
+}
+
+/** Reads, validates and freezes the configuration; all problems in one ConfigError. */
+export async function loadConfig(file: string | undefined, env: ConfigEnv): Promise<Config> {
+  let raw: unknown = {};
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${errorMessage(err)}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${file} is not valid YAML: ${errorMessage(err)}`);
+    }
+  }
+  return parseConfig(raw, env, file ?? '(defaults)');
+}
+
+/** Validates an already-parsed document (YAML or JSON) against the schema. */
+export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Config {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map(describeIssue);
+    throw new ConfigError(`invalid configuration in ${origin}:\n  ${problems.join('\n  ')}`, problems);
+  }
+  const data = result.data;
+  const nodeName = data.nodeName ?? nonEmpty(env.NODE_NAME) ?? hostname();
+  const config: Config = {
+    ...data,
+    nodeName,
+    nodeIP: data.nodeIP ?? nonEmpty(env.NODE_IP),
+    kubeconfig: data.kubeconfig ?? nonEmpty(env.KUBECONFIG),
+    ...podFromEnv(env),
+  };
+  const problems = crossChecks(config);
+  if (problems.length > 0) {
+    throw new ConfigError(`invalid configuration in ${origin}:\n  ${problems.join('\n  ')}`, problems);
+  }
+  return deepFreeze(config);
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const at = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => (at === '(top level)' ? k : `${at}.${k}`));
+    return `unknown key ${keys.join(', ')}`;
+  }
+  return `${at}: ${issue.message}`;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function podFromEnv(env: ConfigEnv): Pick<Config, 'pod'> {
+  const name = nonEmpty(env.POD_NAME);
+  const namespace = nonEmpty(env.POD_NAMESPACE);
+  return name !== undefined && namespace !== undefined ? { pod: { name, namespace } } : {};
+}
+
+/** Rules that span keys: insecure listeners, a backup dir inside a source. */
+function crossChecks(c: Config): string[] {
+  const problems: string[] = [];
+  const { listen, tls, auth } = c.server;
+  if (listen !== '') {
+    const host = splitListen(listen)?.host;
+    if (host === undefined) problems.push(`server.listen: "${listen}" is not host:port`);
+    else if (!isLoopback(host) && tls.mode === 'disabled')
+      problems.push('server.tls.mode: disabled is only allowed when server.listen is a loopback address');
+    else if (!isLoopback(host) && auth.mode === 'none')
+      problems.push('server.auth.mode: none is only allowed when server.listen is a loopback address');
+  }
+  const dir = path.resolve(c.backup.dir);
+  for (const [name, src] of Object.entries(c.backup.sources)) {
+    const source = path.resolve(src);
+    if (dir === source || dir.startsWith(source + path.sep))
+      problems.push(`backup.dir: ${c.backup.dir} is inside backup.sources.${name} (${src}); the archive would contain itself`);
+  }
+  return problems;
+}
+
+/** `host:port`, `[v6]:port`; undefined when malformed. */
+export function splitListen(listen: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(listen);
+  if (m === null) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,67 @@
+/**
+ * The one error table (fastify's FST_ERR_* pattern): every error a client or
+ * a user may see has a stable code and, where it crosses HTTP, a status.
+ * Branch on `code`, never on message text.
+ */
+export const errorStatus = {
+  BAD_REQUEST: 400,
+  INVALID_IMAGE_REFERENCE: 400,
+  REGISTRY_NOT_ALLOWED: 400,
+  UNKNOWN_SOURCE: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  BACKUP_RUNNING: 409,
+  BACKUP_NOT_FINISHED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  SOURCE_MISSING: 404,
+  INSUFFICIENT_STORAGE: 507,
+  AUTH_UNAVAILABLE: 503,
+  NOT_READY: 503,
+  INTERNAL: 500,
+} as const;
+
+export type ErrorCode = keyof typeof errorStatus;
+
+export class NodeCaError extends Error {
+  override readonly name = 'NodeCaError';
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.status = errorStatus[code];
+    this.details = options?.details;
+  }
+}
+
+/** A configuration problem: the process exits 2 with this message. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly problems: readonly string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** The text of any thrown value, for logs (never for HTTP answers). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The errno code of a Node system error, if any. */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

@@ -1,0 +1,34 @@
+/**
+ * Runs `task` one at a time and coalesces triggers: a trigger during a run
+ * schedules exactly one more run after it, however many arrive. This is what
+ * makes a burst of watch events cost one or two reconciles, not hundreds.
+ */
+export function createCoalescingRunner(task: () => Promise<void>) {
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  async function loop(): Promise<void> {
+    do {
+      again = false;
+      await task();
+    } while (again);
+  }
+
+  return {
+    /** Resolves when a run that started at or after this call has finished. */
+    trigger(): Promise<void> {
+      if (running !== undefined) {
+        again = true;
+        return running;
+      }
+      running = loop().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    /** Resolves when no run is in flight (for shutdown). */
+    async idle(): Promise<void> {
+      while (running !== undefined) await running.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { createHash, X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
+
+/**
+ * PEM rules for a CA bundle, in the spirit of cert-manager trust-manager's
+ * cert_pool.go. A bundle is what every node will trust for a registry, so the
+ * rules are strict and each says why:
+ *
+ * - Only CERTIFICATE blocks. A PRIVATE KEY pasted into the ConfigMap by
+ *   mistake must never be copied onto every node's disk: the whole value is
+ *   refused, not filtered, so the mistake is seen.
+ * - No PEM headers (Proc-Type, DEK-Info): those mark encrypted or legacy
+ *   blocks, never a plain certificate.
+ * - No text outside blocks except blank lines and `#` comment lines (as in
+ *   distribution CA bundles): anything else means a truncated or mangled
+ *   paste.
+ * - Every block must be a DER X.509 certificate. A half-valid bundle is
+ *   refused whole, and the last good files stay.
+ * - Duplicates (same DER) are dropped, order is kept.
+ *
+ * Expired certificates are kept: a bundle is often rotated by adding the new
+ * CA before the old one expires, and removing an expired one is the owner's
+ * call. They are reported instead.
+ */
+
+export interface CaCertificate {
+  /** Normalized PEM of this certificate (64-column base64, LF, trailing newline). */
+  readonly pem: string;
+  readonly subject: string;
+  readonly issuer: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** SHA-256 of the DER, lowercase hex with colons (as `openssl x509 -fingerprint -sha256`). */
+  readonly fingerprint: string;
+  readonly isCA: boolean;
+}
+
+export interface CaBundle {
+  readonly certificates: readonly CaCertificate[];
+  /** ca.crt contents: the certificates one after another. */
+  readonly pem: string;
+  /** SHA-256 of `pem`, hex. */
+  readonly sha256: string;
+}
+
+export type BundleParse = { ok: true; bundle: CaBundle } | { ok: false; reason: string };
+
+const blockRe = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+
+export function parseBundle(text: string): BundleParse {
+  const certificates: CaCertificate[] = [];
+  const seen = new Set<string>();
+  let last = 0;
+  let index = 0;
+  for (const match of text.matchAll(blockRe)) {
+    index += 1;
+    const outside = strayText(text.slice(last, match.index));
+    if (outside !== undefined) return { ok: false, reason: `unexpected text before block ${index}: "${outside}"` };
+    last = match.index + match[0].length;
+    const parsed = parseBlock(match[0], match[1] ?? '', index);
+    if (!parsed.ok) return parsed;
+    if (seen.has(parsed.cert.fingerprint)) continue;
+    seen.add(parsed.cert.fingerprint);
+    certificates.push(parsed.cert);
+  }
+  const trailing = strayText(text.slice(last));
+  if (trailing !== undefined) {
+    const what = /-----BEGIN/.test(trailing) ? 'an unterminated PEM block' : `unexpected text "${trailing}"`;
+    return { ok: false, reason: `${what} after the last certificate` };
+  }
+  if (certificates.length === 0) return { ok: false, reason: 'no CERTIFICATE block found' };
+  const pem = certificates.map((c) => c.pem).join('');
+  return { ok: true, bundle: { certificates, pem, sha256: sha256Hex(pem) } };
+}
+
+type BlockParse = { ok: true; cert: CaCertificate } | { ok: false; reason: string };
+
+function parseBlock(block: string, type: string, index: number): BlockParse {
+  if (type !== 'CERTIFICATE') {
+    const hint = type.includes('PRIVATE KEY') ? ' (a private key must never be distributed)' : '';
+    return { ok: false, reason: `block ${index} is ${type}, only CERTIFICATE is allowed${hint}` };
+  }
+  let der: string;
+  try {
+    const [msg] = forge.pem.decode(block);
+    if (msg === undefined) return { ok: false, reason: `block ${index} is not PEM` };
+    if (msg.procType !== null || (msg.headers ?? []).length > 0)
+      return { ok: false, reason: `block ${index} has PEM headers; a CA certificate has none` };
+    der = msg.body;
+    // Strict DER; forge 1.x also refuses bytes left after the structure.
+    forge.asn1.fromDer(der, true);
+  } catch (err) {
+    return { ok: false, reason: `block ${index} is not valid PEM/DER: ${String(err)}` };
+  }
+  return describe(Buffer.from(der, 'binary'), index);
+}
+
+// forge's certificateFromAsn1 understands only RSA public keys; ECDSA and
+// Ed25519 registry CAs are common, so the X.509 fields come from OpenSSL.
+function describe(der: Buffer, index: number): BlockParse {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(der);
+  } catch (err) {
+    return { ok: false, reason: `block ${index} is not an X.509 certificate: ${String(err)}` };
+  }
+  return {
+    ok: true,
+    cert: {
+      pem: toPem(der),
+      subject: oneLineName(x509.subject),
+      issuer: oneLineName(x509.issuer),
+      notBefore: new Date(x509.validFrom),
+      notAfter: new Date(x509.validTo),
+      fingerprint: x509.fingerprint256.toLowerCase(),
+      isCA: x509.ca,
+    },
+  };
+}
+
+function strayText(between: string): string | undefined {
+  const line = between
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('#'));
+  return line === undefined ? undefined : line.slice(0, 40);
+}
+
+function toPem(der: Buffer): string {
+  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
+function oneLineName(name: string): string {
+  return name.split('\n').filter((p) => p !== '').join(', ');
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,50 @@
+/**
+ * ConfigMap keys name registry hosts (SPEC "CA ConfigMap keys"): `host` or
+ * `host..port`, because a ConfigMap key cannot hold `:`. The host is a
+ * lowercase DNS name or an IPv4 literal. Anything else is invalid, and an
+ * invalid name never becomes a path: this grammar is what keeps a key like
+ * `../../etc` or `storage-ca-bundle.pem` out of the certs directories.
+ */
+
+/** A registry host as containerd names its hosts directory: `host` or `host:port`. */
+export type RegistryHost = string;
+
+export type KeyParse = { ok: true; host: RegistryHost } | { ok: false; reason: string };
+
+const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const ipv4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const port = /^[1-9]\d{0,4}$/;
+
+export function parseKey(key: string): KeyParse {
+  const sep = key.indexOf('..');
+  const name = sep === -1 ? key : key.slice(0, sep);
+  const portText = sep === -1 ? undefined : key.slice(sep + 2);
+  const nameProblem = hostNameProblem(name);
+  if (nameProblem !== undefined) return { ok: false, reason: nameProblem };
+  if (portText === undefined) return { ok: true, host: name };
+  if (!port.test(portText) || Number(portText) > 65535)
+    return { ok: false, reason: `"${portText}" after ".." is not a port (1-65535)` };
+  return { ok: true, host: `${name}:${portText}` };
+}
+
+function hostNameProblem(name: string): string | undefined {
+  if (name === '') return 'empty host name';
+  if (ipv4.test(name)) return undefined;
+  if (name.length > 253) return 'host name longer than 253 characters';
+  if (name !== name.toLowerCase()) return 'host name must be lowercase';
+  const bad = name.split('.').find((l) => !label.test(l));
+  if (bad === undefined) return undefined;
+  if (bad === '') return 'host name has an empty label (leading, trailing or double dot)';
+  return `"${bad}" is not a DNS label ([a-z0-9-], 1-63 characters, no leading or trailing "-")`;
+}
+
+/** The ConfigMap key for a host (`a:5000` → `a..5000`). */
+export function keyForHost(host: RegistryHost): string {
+  return host.replace(':', '..');
+}
+
+/** Whether a directory name in a certs dir could be a registry host at all. */
+export function isRegistryHostName(name: string): boolean {
+  const parsed = parseKey(keyForHost(name));
+  return parsed.ok && parsed.host === name;
+}
