@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { waitFor } from './poll.js';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export const cliPath = path.join(repoRoot, 'dist/cli/main.js');
+
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
+
+export interface AgentProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** From the "node-ca agent started" log line. */
+  readonly url: string | undefined;
+  readonly socket: string | undefined;
+  readonly logs: LogLine[];
+  readonly stderr: string[];
+  waitForLog(pred: (l: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  /** SIGTERM (default) and wait for exit. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartAgentOptions {
+  /** The agent configuration (written as a JSON file, which is valid YAML). */
+  readonly config: unknown;
+  readonly env?: Readonly<Record<string, string>>;
+  /** Command prefix, e.g. an `unshare -m` wrapper; the node binary and args follow. */
+  readonly prefix?: readonly string[];
+  /** Extra CLI args instead of `agent --config FILE`. */
+  readonly args?: (configFile: string) => string[];
+  /** Wait for the start line (default true). */
+  readonly waitStarted?: boolean;
+}
+
+/** Runs the built CLI as a real process (Node 24: the same binary that runs the tests). */
+export async function startAgentProcess(options: StartAgentOptions): Promise<AgentProcess> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'node-ca-cfg-'));
+  const configFile = path.join(dir, 'config.yaml');
+  await writeFile(configFile, JSON.stringify(options.config, null, 2));
+  const args = options.args?.(configFile) ?? ['agent', '--config', configFile];
+  const argv = [...(options.prefix ?? []), process.execPath, cliPath, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', NODE_NAME: 'test-node', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: LogLine[] = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => logs.push(parseLine(line)));
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 15_000) =>
+    waitFor(() => logs.find(pred), { timeoutMs, message: `agent log line (stderr: ${stderr.slice(-5).join(' | ')})` });
+  let started: LogLine | undefined;
+  if (options.waitStarted ?? true) {
+    let exitedEarly = false;
+    void exited.then(() => (exitedEarly = true));
+    started = await waitFor(
+      () => {
+        if (exitedEarly) throw new Error(`agent exited early: ${stderr.join('\n')} ${JSON.stringify(logs.slice(-3))}`);
+        return logs.find((l) => l.msg === 'node-ca agent started');
+      },
+      { timeoutMs: 20_000, message: 'agent start' },
+    );
+  }
+  return {
+    child,
+    pid: child.pid ?? -1,
+    url: typeof started?.url === 'string' ? started.url : undefined,
+    socket: typeof started?.socket === 'string' ? started.socket : undefined,
+    logs,
+    stderr,
+    waitForLog,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+function parseLine(line: string): LogLine {
+  try {
+    return JSON.parse(line) as LogLine;
+  } catch {
+    return { msg: line, raw: true };
+  }
+}
