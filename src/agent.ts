@@ -1,17 +1,13 @@
-import { chmod, mkdir, unlink } from 'node:fs/promises';
-import path from 'node:path';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { splitListen } from './config/load.js';
+import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from './config/schema.js';
-import { errnoCode } from './lib/errors.js';
 import { noEvents, type EventSink } from './lib/events.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
-import { createApp } from './server/app.js';
 import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
-import { createSelfSignedCertificate, readTlsFiles, type TlsMaterial } from './server/tls.js';
+import type { AccessReviewer } from './server/auth.js';
+import { startServers } from './server/start.js';
 import { removeLeftovers } from './trust/apply.js';
 import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from './trust/reconciler.js';
 import { createDirectorySource } from './trust/sources/directory.js';
@@ -30,6 +26,8 @@ export interface AgentDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly events?: EventSink;
+  /** TokenReview/SubjectAccessReview for `server.auth.mode: kubernetes`. */
+  readonly reviewer?: AccessReviewer;
 }
 
 /**
@@ -50,7 +48,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
   ];
-  const servers = await startServers(config, logger, routes);
+  const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer });
   await source.start(() => void trust.reconcile());
   await trust.reconcile();
   const resync = setInterval(() => void trust.reconcile(), config.trust.resyncSeconds * 1000);
@@ -64,7 +62,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
       clearInterval(resync);
       await source.stop();
       await trust.idle();
-      await Promise.all(servers.apps.map((a) => a.close()));
+      await servers.stop();
       logger.info('node-ca agent stopped');
     },
   };
@@ -80,43 +78,4 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
 function createTrustSource(config: Config): TrustSource {
   if (config.trust.sourceDir !== undefined) return createDirectorySource(config.trust.sourceDir);
   throw new Error('trust.configMap (API source) is not available yet; set trust.sourceDir');
-}
-
-interface Servers {
-  apps: FastifyInstance[];
-  url: string | undefined;
-  socket: string | undefined;
-}
-
-async function startServers(config: Config, logger: Logger, routes: FastifyPluginAsync[]): Promise<Servers> {
-  const out: Servers = { apps: [], url: undefined, socket: undefined };
-  const { listen, socket, tls } = config.server;
-  if (listen !== '') {
-    const addr = splitListen(listen);
-    if (addr === undefined) throw new Error(`server.listen "${listen}" is not host:port`);
-    const material = await tlsMaterial(config);
-    const app = await createApp({ logger, routes, ...(material === undefined ? {} : { https: { https: material } }) });
-    const bound = await app.listen({ host: addr.host, port: addr.port });
-    out.apps.push(app);
-    out.url = tls.mode === 'disabled' ? bound : bound.replace(/^http:/, 'https:');
-  }
-  if (socket !== '') {
-    await mkdir(path.dirname(socket), { recursive: true });
-    await unlink(socket).catch((err: unknown) => {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-    });
-    const app = await createApp({ logger, routes });
-    await app.listen({ path: socket });
-    await chmod(socket, 0o600);
-    out.apps.push(app);
-    out.socket = socket;
-  }
-  return out;
-}
-
-async function tlsMaterial(config: Config): Promise<TlsMaterial | undefined> {
-  const tls = config.server.tls;
-  if (tls.mode === 'disabled') return undefined;
-  if (tls.mode === 'files') return readTlsFiles(tls.certFile, tls.keyFile);
-  return createSelfSignedCertificate([config.nodeName, config.nodeIP ?? '']);
 }

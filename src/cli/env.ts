@@ -9,6 +9,7 @@ export function configEnv(): ConfigEnv {
     KUBECONFIG: e.KUBECONFIG,
     POD_NAME: e.POD_NAME,
     POD_NAMESPACE: e.POD_NAMESPACE,
+    POD_IP: e.POD_IP,
   };
 }
 

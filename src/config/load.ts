@@ -13,6 +13,8 @@ export interface ConfigEnv {
   KUBECONFIG?: string | undefined;
   POD_NAME?: string | undefined;
   POD_NAMESPACE?: string | undefined;
+  /** The pod's IP (downward API `status.podIP`), a SAN of the self-signed certificate. */
+  POD_IP?: string | undefined;
 }
 
 /** Reads, validates and freezes the configuration; all problems in one ConfigError. */
@@ -48,6 +50,7 @@ export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Co
     nodeName,
     nodeIP: data.nodeIP ?? nonEmpty(env.NODE_IP),
     kubeconfig: data.kubeconfig ?? nonEmpty(env.KUBECONFIG),
+    podIP: nonEmpty(env.POD_IP),
     ...podFromEnv(env),
   };
   const problems = crossChecks(config);

@@ -121,4 +121,6 @@ export type Config = z.output<typeof configSchema> & {
   readonly nodeName: string;
   /** The agent's own pod, for Events (`POD_NAME`/`POD_NAMESPACE`). */
   readonly pod?: { readonly name: string; readonly namespace: string };
+  /** The agent pod's IP (`POD_IP`), when known. */
+  readonly podIP?: string | undefined;
 };

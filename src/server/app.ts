@@ -2,7 +2,8 @@ import fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyServerOptions,
-  type onRequestHookHandler,
+  type onRequestAsyncHookHandler,
+  type RouteOptions,
 } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { installErrorHandling } from './errors.js';
@@ -10,9 +11,14 @@ import { installErrorHandling } from './errors.js';
 /** Which virtual resource a route is (for authorization), set in each route's `config`. */
 export type ApiResource = 'backups' | 'pullchecks' | 'status' | 'metrics' | 'public';
 
+/** SubjectAccessReview verbs. */
+export type ApiVerb = 'get' | 'list' | 'create' | 'update' | 'patch' | 'delete';
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     resource?: ApiResource;
+    /** Set where the method alone is ambiguous; default: see `defaultVerb` in auth.ts. */
+    verb?: ApiVerb;
   }
 }
 
@@ -21,25 +27,62 @@ export interface AppOptions {
   /** Route plugins, each registered encapsulated. */
   readonly routes: readonly FastifyPluginAsync[];
   /** Runs before every route (authentication and authorization). */
-  readonly onRequest?: onRequestHookHandler;
+  readonly onRequest?: onRequestAsyncHookHandler;
   readonly https?: FastifyServerOptions & { https: { key: string | Buffer; cert: string | Buffer } };
+  /** Largest accepted request body, bytes. Default 64 KiB (every v1 body is a small JSON document). */
+  readonly bodyLimit?: number;
 }
 
-const bodyLimit = 64 * 1024;
+const defaultBodyLimit = 64 * 1024;
+
+/** A query string that takes no parameters: the default of every route that declares none. */
+const noQuery = { type: 'object', additionalProperties: false, properties: {} } as const;
 
 /**
  * The HTTP app: JSON-schema'd routes, the SPEC error shape for every error
- * (framework ones included), request logs without credentials.
+ * (framework ones included), request logs without credentials. Bodies are
+ * JSON only (anything else is 415); unknown fields and query parameters are
+ * refused, never silently dropped (`removeAdditional: false`).
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const app = fastify({
     loggerInstance: options.logger.child({ component: 'http' }),
-    bodyLimit,
+    bodyLimit: options.bodyLimit ?? defaultBodyLimit,
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: false } },
     ...(options.https ?? {}),
   }) as unknown as FastifyInstance;
-  installErrorHandling(app);
+  app.removeContentTypeParser('text/plain');
+  const table: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, querystring: route.schema?.querystring ?? noQuery };
+    table.push(route);
+  });
+  installErrorHandling(app, { allowedMethods: (path) => allowedMethods(table, path) });
+  // `curl -X POST .../v1/backups` sends no body at all: read it as `{}`, so
+  // "every field optional" holds without a `-d '{}'`.
+  app.addHook('preValidation', (request, _reply, done) => {
+    if (request.body === undefined && request.method === 'POST') request.body = {};
+    done();
+  });
   if (options.onRequest !== undefined) app.addHook('onRequest', options.onRequest);
   for (const routes of options.routes) await app.register(routes);
   return app;
+}
+
+/** The methods registered for a concrete path (for 405 and its `Allow` header). */
+export function allowedMethods(routes: readonly Pick<RouteOptions, 'method' | 'url'>[], path: string): string[] {
+  const out = new Set<string>();
+  for (const r of routes) {
+    if (!routePattern(r.url).test(path)) continue;
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) out.add(m);
+  }
+  return [...out].sort();
+}
+
+function routePattern(url: string): RegExp {
+  const body = url
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}/?$`);
 }

@@ -18,16 +18,25 @@ const frameworkCodes: Record<number, ErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
+/** RFC 6750: a 401 names the scheme the caller should use. */
+const bearerChallenge = 'Bearer realm="node-ca"';
+
+export interface ErrorHandlingOptions {
+  /** Methods registered for a path; a non-empty answer turns a 404 into a 405. */
+  readonly allowedMethods?: (path: string) => string[];
+}
+
 /**
  * The one place that maps errors to HTTP answers. NodeCaErrors and
  * framework errors below 500 (validation, body too large, bad JSON) pass
  * through with a code; anything else is logged and answered with a generic
  * 500, because unexpected messages can carry host paths, stderr or API bodies.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
   app.setErrorHandler((err: FastifyError | NodeCaError, request, reply) => {
     if (err instanceof NodeCaError) {
       if (err.status >= 500) request.log.warn({ code: err.code, err: err.cause }, err.message);
+      if (err.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', bearerChallenge);
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
     }
     const status = err.statusCode ?? 500;
@@ -40,7 +49,14 @@ export function installErrorHandling(app: FastifyInstance): void {
     request.log.error({ err }, 'unexpected error');
     return reply.status(500).send(errorBody('INTERNAL', 'internal error; see the agent log'));
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allow = options.allowedMethods?.(path) ?? [];
+    if (allow.length > 0)
+      return reply
+        .status(405)
+        .header('allow', allow.join(', '))
+        .send(errorBody('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; allowed: ${allow.join(', ')}`));
+    return reply.status(404).send(errorBody('NOT_FOUND', `no route ${request.method} ${path}`));
+  });
 }

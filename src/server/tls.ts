@@ -1,6 +1,8 @@
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { ConfigError, errorMessage } from '../lib/errors.js';
 
 export interface TlsMaterial {
   readonly key: string;
@@ -12,17 +14,17 @@ export interface TlsMaterial {
  * SANs: the node name, the node and pod IPs, localhost and 127.0.0.1, so a
  * caller that pins this certificate can verify the name it dialled.
  */
-export function createSelfSignedCertificate(names: readonly string[], now = new Date()): TlsMaterial {
+export function createSelfSignedCertificate(names: readonly (string | undefined)[], now = new Date()): TlsMaterial {
   const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
   cert.validity.notBefore = new Date(now.getTime() - 60_000);
   cert.validity.notAfter = new Date(now.getTime() + 365 * 24 * 3600_000);
-  const attrs = [{ name: 'commonName', value: names[0] ?? 'node-ca' }, { name: 'organizationName', value: 'node-ca' }];
+  const unique = selfSignedNames(names);
+  const attrs = [{ name: 'commonName', value: unique[0] ?? 'node-ca' }, { name: 'organizationName', value: 'node-ca' }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
-  const unique = [...new Set([...names, 'localhost', '127.0.0.1'])].filter((n) => n !== '');
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
@@ -33,7 +35,47 @@ export function createSelfSignedCertificate(names: readonly string[], now = new 
   return { key: forge.pki.privateKeyToPem(keys.privateKey), cert: forge.pki.certificateToPem(cert) };
 }
 
-export async function readTlsFiles(certFile: string, keyFile: string): Promise<TlsMaterial> {
-  const [cert, key] = await Promise.all([readFile(certFile, 'utf8'), readFile(keyFile, 'utf8')]);
+/** The SANs of the self-signed certificate: the given names (empty ones dropped), localhost, 127.0.0.1. */
+export function selfSignedNames(names: readonly (string | undefined)[]): string[] {
+  const given = names.filter((n): n is string => n !== undefined && n.trim() !== '').map((n) => n.trim());
+  return [...new Set([...given, 'localhost', '127.0.0.1'])];
+}
+
+/**
+ * Reads `tls.mode: files` and checks the pair before anyone serves it: both
+ * readable, a PEM certificate, a PEM private key, and the key belonging to
+ * the certificate. A mismatched pair would otherwise fail only at the first
+ * handshake, far from its cause. The message names the config key.
+ */
+export async function loadTlsFiles(certFile: string, keyFile: string): Promise<TlsMaterial> {
+  const cert = await readOne('server.tls.certFile', certFile);
+  const key = await readOne('server.tls.keyFile', keyFile);
+  let x509: X509Certificate;
+  let keyObject: KeyObject;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch (err) {
+    throw new ConfigError(`server.tls.certFile: ${certFile} holds no PEM certificate (${errorMessage(err)})`);
+  }
+  try {
+    keyObject = createPrivateKey(key);
+  } catch (err) {
+    throw new ConfigError(`server.tls.keyFile: ${keyFile} holds no PEM private key (${errorMessage(err)})`);
+  }
+  if (!x509.checkPrivateKey(keyObject))
+    throw new ConfigError(`server.tls.keyFile: ${keyFile} is not the private key of the certificate in ${certFile}`);
   return { cert, key };
+}
+
+/** The SHA-256 fingerprint of the first certificate of a PEM, as `AB:CD:...`. */
+export function certificateFingerprint(pem: string): string {
+  return new X509Certificate(pem).fingerprint256;
+}
+
+async function readOne(configKey: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${configKey}: cannot read ${file}: ${errorMessage(err)}`);
+  }
 }

@@ -4,11 +4,12 @@ import type { FastifyPluginAsync } from 'fastify';
 export type StatusSections = Readonly<Record<string, () => unknown>>;
 
 export function statusRoutes(deps: { node: string; sections: StatusSections }): FastifyPluginAsync {
-  return async (app) => {
+  return (app) => {
     app.get('/v1/status', { config: { resource: 'status' } }, () => {
       const out: Record<string, unknown> = { node: deps.node };
       for (const [name, read] of Object.entries(deps.sections)) out[name] = read();
       return out;
     });
+    return Promise.resolve();
   };
 }

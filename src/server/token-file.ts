@@ -1,0 +1,56 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, errorMessage } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { watchFiles } from './file-watch.js';
+
+/** The shared secret of `auth.mode: token`, kept current with its file. */
+export interface TokenFile {
+  /** Constant-time: compares SHA-256 digests, so neither content nor length leaks through timing. */
+  matches(presented: string): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads `tokenFile` (surrounding whitespace ignored) and re-reads it when it
+ * changes. At start an unreadable or empty file is a configuration error.
+ * Later, an empty file accepts no token (an administrator revoking it); an
+ * unreadable one keeps the last token (the kubelet's symlink swap makes the
+ * file vanish for an instant) with a warning.
+ */
+export async function createTokenFile(file: string, logger: Logger): Promise<TokenFile> {
+  let digest = await readDigest(file);
+  if (digest === undefined) throw new ConfigError(`server.auth.tokenFile: ${file} is empty`);
+  const watch = await watchFiles([file], async () => {
+    try {
+      const next = await readDigest(file);
+      if (next === undefined) logger.warn({ tokenFile: file }, 'token file is empty: every token is refused');
+      else if (digest === undefined || !timingSafeEqual(next, digest)) logger.info({ tokenFile: file }, 'token file reloaded');
+      digest = next;
+    } catch (err) {
+      logger.warn({ tokenFile: file, err: errorMessage(err) }, 'cannot re-read token file; keeping the last token');
+    }
+  });
+  return {
+    matches(presented) {
+      if (digest === undefined) return false;
+      return timingSafeEqual(sha256(presented), digest);
+    },
+    stop: () => watch.stop(),
+  };
+}
+
+async function readDigest(file: string): Promise<Buffer | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`server.auth.tokenFile: cannot read ${file}: ${errorMessage(err)}`);
+  }
+  const token = text.trim();
+  return token === '' ? undefined : sha256(token);
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
