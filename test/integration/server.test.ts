@@ -1,0 +1,201 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { issueServerCert, makeCa } from '../support/pki.js';
+import { waitFor } from '../support/poll.js';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  peer: PeerCertificate | undefined;
+}
+
+/** One HTTPS (or socket) request; `ca` pins the server certificate, else it is not verified. */
+function call(url: string, options: { token?: string; ca?: string; socketPath?: string; method?: string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
+    const onResponse = (res: import('node:http').IncomingMessage) => {
+      let body = '';
+      const socket = res.socket as TLSSocket | null;
+      const peer = typeof socket?.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peer });
+      });
+    };
+    const req =
+      options.socketPath !== undefined
+        ? httpRequest({ socketPath: options.socketPath, path: url, method: options.method ?? 'GET', headers }, onResponse)
+        : httpsRequest(url, { method: options.method ?? 'GET', headers, agent: false, ...(options.ca === undefined ? { rejectUnauthorized: false } : { ca: options.ca }) }, onResponse);
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let root: string;
+const agents: AgentProcess[] = [];
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'node-ca-server-'));
+  await mkdir(path.join(root, 'ca'));
+});
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop('SIGKILL');
+  await rm(root, { recursive: true, force: true });
+});
+
+function config(server: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    trust: { sourceDir: path.join(root, 'ca'), containerdCertsDir: path.join(root, 'containerd'), dockerCertsDir: '' },
+    hosts: { file: '' },
+    backup: { dir: path.join(root, 'backup'), stateDir: path.join(root, 'state') },
+    server: { listen: '127.0.0.1:0', socket: '', ...server },
+    ...extra,
+  };
+}
+
+async function start(cfg: unknown, env?: Record<string, string>): Promise<AgentProcess> {
+  const agent = await startAgentProcess({ config: cfg, ...(env === undefined ? {} : { env }) });
+  agents.push(agent);
+  return agent;
+}
+
+async function startFailing(cfg: unknown): Promise<{ code: number | null; stderr: string }> {
+  const agent = await startAgentProcess({ config: cfg, waitStarted: false });
+  agents.push(agent);
+  const { code } = await agent.exited;
+  return { code, stderr: agent.stderr.join('\n') };
+}
+
+describe('HTTPS with the self-signed certificate', () => {
+  it('names the node, node IP, pod IP, localhost and 127.0.0.1, and verifies when pinned', async () => {
+    const agent = await start(config({}, { nodeIP: '192.168.3.10' }), { POD_IP: '10.244.1.7' });
+    expect(agent.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const first = await call(`${agent.url!}/healthz`);
+    expect(first.status).toBe(200);
+    expect(first.peer?.subjectaltname).toBe('DNS:test-node, IP Address:192.168.3.10, IP Address:10.244.1.7, DNS:localhost, IP Address:127.0.0.1');
+    const pem = new X509Certificate(first.peer!.raw).toString();
+    const pinned = await call(`${agent.url!}/healthz`, { ca: pem });
+    expect(pinned.status).toBe(200);
+  });
+
+  it('answers 401 without a token and 503 AUTH_UNAVAILABLE when the API cannot be asked; /metrics is open on loopback', async () => {
+    const agent = await start(config({}));
+    const none = await call(`${agent.url!}/v1/status`);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="node-ca"');
+    const down = await call(`${agent.url!}/v1/status`, { token: 'some-token' });
+    expect(down.status).toBe(503);
+    expect(JSON.parse(down.body)).toMatchObject({ error: { code: 'AUTH_UNAVAILABLE' } });
+    const metrics = await call(`${agent.url!}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('node_ca_sync_total');
+  });
+});
+
+describe('tls.mode: files', () => {
+  const ca = makeCa('node-ca-test-ca');
+  const a = issueServerCert(ca, ['127.0.0.1', 'first.example'], { keyIndex: 1 });
+  const b = issueServerCert(ca, ['127.0.0.1', 'second.example'], { keyIndex: 2 });
+
+  it('serves the files and reloads them when they are replaced', async () => {
+    const certFile = path.join(root, 'tls', 'tls.crt');
+    const keyFile = path.join(root, 'tls', 'tls.key');
+    await mkdir(path.dirname(certFile));
+    await writeFile(certFile, a.cert);
+    await writeFile(keyFile, a.key);
+    const agent = await start(config({ tls: { mode: 'files', certFile, keyFile } }));
+    const before = await call(`${agent.url!}/healthz`, { ca: ca.cert });
+    expect(before.peer?.subjectaltname).toContain('first.example');
+    // Replaced the way cert-manager tooling does: each file by a rename.
+    await writeFile(`${keyFile}.new`, b.key);
+    await writeFile(`${certFile}.new`, b.cert);
+    await rename(`${keyFile}.new`, keyFile);
+    await rename(`${certFile}.new`, certFile);
+    await waitFor(async () => (await call(`${agent.url!}/healthz`, { ca: ca.cert })).peer?.subjectaltname?.includes('second.example'), {
+      timeoutMs: 15_000,
+      message: 'the new certificate served',
+    });
+    await agent.waitForLog((l) => l.msg === 'TLS certificate reloaded');
+  });
+
+  it('refuses to start with a key that does not belong to the certificate (exit 2, key named)', async () => {
+    const certFile = path.join(root, 'tls.crt');
+    const keyFile = path.join(root, 'tls.key');
+    await writeFile(certFile, a.cert);
+    await writeFile(keyFile, b.key);
+    const { code, stderr } = await startFailing(config({ tls: { mode: 'files', certFile, keyFile } }));
+    expect(code).toBe(2);
+    expect(stderr).toContain('server.tls.keyFile');
+    expect(stderr).toContain('is not the private key of the certificate');
+  });
+
+  it('refuses to start with an unreadable certificate file (exit 2, key named)', async () => {
+    const { code, stderr } = await startFailing(config({ tls: { mode: 'files', certFile: path.join(root, 'nope.crt'), keyFile: path.join(root, 'nope.key') } }));
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/server\.tls\.certFile: cannot read .*nope\.crt/);
+  });
+});
+
+describe('the Unix socket', () => {
+  it('is created with mode 0600, replaces a stale socket, and answers without a token', async () => {
+    const socketPath = path.join(root, 'run', 'agent.sock');
+    const first = await start(config({ socket: socketPath }));
+    expect(first.socket).toBe(socketPath);
+    await first.stop('SIGKILL');
+    // kill -9 leaves the socket file behind; the next agent must take over.
+    expect((await stat(socketPath)).isSocket()).toBe(true);
+    const agent = await start(config({ socket: socketPath }));
+    const st = await stat(socketPath);
+    expect(st.mode & 0o777).toBe(0o600);
+    const res = await call('/v1/status', { socketPath });
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ node: 'test-node' });
+    const tcp = await call(`${agent.url!}/v1/status`);
+    expect(tcp.status).toBe(401);
+  });
+});
+
+describe('insecure configurations', () => {
+  it.each([
+    [{ listen: '0.0.0.0:0', auth: { mode: 'none' } }, 'server.auth.mode: none is only allowed when server.listen is a loopback address'],
+    [{ listen: '0.0.0.0:0', tls: { mode: 'disabled' } }, 'server.tls.mode: disabled is only allowed when server.listen is a loopback address'],
+    [{ auth: { mode: 'token' } }, 'server.auth.tokenFile'],
+  ])('refuses %j at start with exit code 2 and the key in the message', async (server, message) => {
+    const { code, stderr } = await startFailing(config(server));
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+  });
+});
+
+describe('auth.mode: token', () => {
+  it('answers 401 without or with a wrong token, 200 with the file contents, and follows a new token', async () => {
+    const tokenFile = path.join(root, 'secret', 'token');
+    await mkdir(path.dirname(tokenFile));
+    await writeFile(tokenFile, 'first-SECRET-token\n');
+    const agent = await start(config({ auth: { mode: 'token', tokenFile } }));
+    const url = `${agent.url!}/v1/status`;
+    expect((await call(url)).status).toBe(401);
+    const wrong = await call(url, { token: 'first-SECRET-tokenX' });
+    expect(wrong.status).toBe(401);
+    expect(JSON.parse(wrong.body)).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'the bearer token is not valid' } });
+    expect((await call(url, { token: 'first-SECRET-token' })).status).toBe(200);
+    expect((await call(`${agent.url!}/v1/status?x=1`, { token: 'first-SECRET-token' })).status).toBe(400);
+    expect((await call(`${agent.url!}/v1/status`, { token: 'first-SECRET-token', method: 'DELETE' })).status).toBe(405);
+    await writeFile(tokenFile, 'second-SECRET-token');
+    await waitFor(async () => (await call(url, { token: 'second-SECRET-token' })).status === 200, { timeoutMs: 15_000, message: 'new token accepted' });
+    expect((await call(url, { token: 'first-SECRET-token' })).status).toBe(401);
+    await agent.stop();
+    expect(agent.logs.length).toBeGreaterThan(5);
+    const logText = JSON.stringify(agent.logs) + agent.stderr.join('\n');
+    expect(logText).not.toContain('SECRET');
+  });
+});
