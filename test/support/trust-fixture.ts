@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createProjectedConfigMap } from './kubelet.js';
+import { createProjectedConfigMap } from './kubelet.ts';
 
 /** A sandbox for one agent: kubelet-style source dir, two certs dirs, a state dir. */
 export async function createTrustSandbox() {
