@@ -12,6 +12,7 @@ export function createCoalescingRunner(task: () => Promise<void>) {
     do {
       pending.again = false;
       await task();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by trigger() during the await
     } while (pending.again);
   }
 
