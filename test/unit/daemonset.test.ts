@@ -2,9 +2,10 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { DaemonSet } from 'kubernetes-models/apps/v1';
-import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
+import { ConfigMap, Pod, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { certsDirTargets } from '../../src/agent.js';
 import { parseConfig } from '../../src/config/load.js';
 import {
   daemonsetDir,
@@ -20,6 +21,7 @@ const models: Record<string, Model> = {
   'apps/v1/DaemonSet': DaemonSet,
   'v1/ConfigMap': ConfigMap,
   'v1/ServiceAccount': ServiceAccount,
+  'v1/Pod': Pod,
   'rbac.authorization.k8s.io/v1/Role': Role,
   'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'rbac.authorization.k8s.io/v1/ClusterRole': ClusterRole,
@@ -109,6 +111,7 @@ describe('daemonset/ manifests', () => {
     expect(k.namespace).toBe(namespace);
     for (const r of k.resources ?? []) expect(manifestFiles).toContain(r);
     expect(k.resources).not.toContain('operator-rbac.yaml');
+    expect(k.resources).not.toContain('cleanup-pod.yaml');
     expect(find('Namespace')).toEqual([]);
   });
 
@@ -285,5 +288,30 @@ describe('RBAC', () => {
       { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] },
     ]);
+  });
+});
+
+describe('the uninstall cleanup pod', () => {
+  const cleanupPod = readManifests(path.join(daemonsetDir, 'cleanup-pod.yaml'))[0] as unknown as K8sObject & { spec: PodSpec & { nodeName: string } };
+  const c = cleanupPod.spec.containers[0]!;
+
+  it('runs `cleanup` on one named node with the agent image', () => {
+    expect(c.args).toEqual(['cleanup']);
+    expect(c.image).toBe(container.image);
+    expect(cleanupPod.spec.nodeName).toBe('NODE_NAME_PLACEHOLDER');
+    expect(cleanupPod.metadata.name).toContain('NODE_NAME_PLACEHOLDER');
+    expect(cleanupPod.spec.tolerations).toEqual([{ operator: 'Exists' }]);
+  });
+
+  it('mounts, writable, each host path at the default path cleanup uses without --config', () => {
+    const defaults = parseConfig({}, { NODE_NAME: 'n' });
+    const paths = [...certsDirTargets(defaults).map((t) => t.dir), defaults.hosts.file];
+    expect(paths).toEqual(['/etc/containerd/certs.d', '/etc/docker/certs.d', '/etc/hosts']);
+    for (const p of paths) {
+      const mount = c.volumeMounts?.find((m) => m.mountPath === p);
+      const volume = cleanupPod.spec.volumes?.find((v) => v.name === mount?.name);
+      expect(volume?.hostPath?.path, p).toBe(p);
+      expect(mount?.readOnly ?? false).toBe(false);
+    }
   });
 });
