@@ -57,7 +57,8 @@ function baseCert(publicKey: forge.pki.PublicKey, cn: string, o: { notAfter?: Da
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   serial += 1;
-  cert.serialNumber = `0${serial.toString(16).padStart(8, '0')}${Date.now().toString(16)}`;
+  // DER INTEGER: a leading 00 byte before a byte < 0x80 is illegal padding (OpenSSL refuses the cert).
+  cert.serialNumber = `01${serial.toString(16).padStart(8, '0')}${Date.now().toString(16).padStart(12, '0')}`;
   cert.validity.notBefore = o.notBefore ?? new Date(Date.now() - 3600_000);
   cert.validity.notAfter = o.notAfter ?? new Date(Date.now() + 30 * 24 * 3600_000 * 12);
   cert.setSubject([{ name: 'commonName', value: cn }]);
