@@ -1,4 +1,4 @@
-import { ERROR, ListWatch, Watch, type KubernetesListObject, type KubernetesObject, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
+import { ERROR, ListWatch, Watch, type KubernetesListObject, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.js';
@@ -177,7 +177,7 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
 }
 
 /** Aggregates watches into the `api` part of `/v1/status`. */
-export function buildApiStatus(server: string, watches: readonly ObjectWatch<KubernetesObject>[]) {
+export function buildApiStatus(server: string, watches: readonly { state(): WatchState }[]) {
   const states = watches.map((w) => w.state());
   const times = states.flatMap((s) => (s.lastEventTime === null ? [] : [s.lastEventTime])).sort();
   return {
