@@ -5,8 +5,9 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
 import { issueServerCert, makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
 
@@ -46,6 +47,7 @@ const agents: AgentProcess[] = [];
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'node-ca-server-'));
   await mkdir(path.join(root, 'ca'));
+  await writeFile(path.join(root, 'default-token'), 'default-token-value');
 });
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop('SIGKILL');
@@ -57,7 +59,8 @@ function config(server: Record<string, unknown>, extra: Record<string, unknown> 
     trust: { sourceDir: path.join(root, 'ca'), containerdCertsDir: path.join(root, 'containerd'), dockerCertsDir: '' },
     hosts: { file: '' },
     backup: { dir: path.join(root, 'backup'), stateDir: path.join(root, 'state') },
-    server: { listen: '127.0.0.1:0', socket: '', ...server },
+    // Token auth unless a test says otherwise: kubernetes mode needs the API double.
+    server: { listen: '127.0.0.1:0', socket: '', auth: { mode: 'token', tokenFile: path.join(root, 'default-token') }, ...server },
     ...extra,
   };
 }
@@ -86,18 +89,61 @@ describe('HTTPS with the self-signed certificate', () => {
     const pinned = await call(`${agent.url!}/healthz`, { ca: pem });
     expect(pinned.status).toBe(200);
   });
+});
 
-  it('answers 401 without a token and 503 AUTH_UNAVAILABLE when the API cannot be asked; /metrics is open on loopback', async () => {
-    const agent = await start(config({}));
-    const none = await call(`${agent.url!}/v1/status`);
+describe('auth.mode: kubernetes, against the API server double', () => {
+  let api: KubeApiDouble;
+  beforeAll(async () => {
+    api = await startKubeApiDouble();
+    api.tokens.set('tok-operator', { username: 'system:serviceaccount:ops:cleaner', groups: ['ops'], audiences: ['node-ca'] });
+    api.tokens.set('tok-reader', { username: 'reader' });
+    api.tokens.set('tok-other-aud', { username: 'system:serviceaccount:ops:cleaner', audiences: ['vault'] });
+    api.accessRules.push({ user: 'system:serviceaccount:ops:cleaner', resource: 'status', verb: 'get', name: 'test-node' });
+    api.accessRules.push({ user: 'reader', resource: 'status', verb: 'get', name: 'another-node' });
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('answers 401, 403, 200 and, with the API down, 503 AUTH_UNAVAILABLE', async () => {
+    const agent = await start(config({ auth: { mode: 'kubernetes', audiences: ['node-ca'] } }, { kubeconfig: api.kubeconfigPath }));
+    const url = `${agent.url!}/v1/status`;
+    const none = await call(url);
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer realm="node-ca"');
-    const down = await call(`${agent.url!}/v1/status`, { token: 'some-token' });
-    expect(down.status).toBe(503);
-    expect(JSON.parse(down.body)).toMatchObject({ error: { code: 'AUTH_UNAVAILABLE' } });
-    const metrics = await call(`${agent.url!}/metrics`);
-    expect(metrics.status).toBe(200);
-    expect(metrics.body).toContain('node_ca_sync_total');
+    expect((await call(url, { token: 'tok-unknown' })).status).toBe(401);
+    expect((await call(url, { token: 'tok-other-aud' })).status).toBe(401);
+    const denied = await call(url, { token: 'tok-reader' });
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.body)).toMatchObject({
+      error: { code: 'FORBIDDEN', group: 'node-ca.alauda.io', resource: 'status', verb: 'get', name: 'test-node' },
+    });
+    const ok = await call(url, { token: 'tok-operator' });
+    expect(ok.status).toBe(200);
+    expect(api.accessReviews).toContainEqual(
+      expect.objectContaining({ user: 'system:serviceaccount:ops:cleaner', resourceAttributes: expect.objectContaining({ group: 'node-ca.alauda.io', resource: 'status', verb: 'get', name: 'test-node' }) as unknown }),
+    );
+    api.apiDown = 'refuse';
+    try {
+      // A token never seen is not in the cache: the agent must ask, and cannot.
+      api.tokens.set('tok-new', { username: 'system:serviceaccount:ops:cleaner' });
+      const down = await call(url, { token: 'tok-new' });
+      expect(down.status).toBe(503);
+      expect(JSON.parse(down.body)).toEqual({ error: { code: 'AUTH_UNAVAILABLE', message: expect.any(String) as unknown } });
+    } finally {
+      api.apiDown = false;
+    }
+    expect((await call(url, { token: 'tok-new' })).status).toBe(200);
+    expect((await call(`${agent.url!}/metrics`)).status).toBe(200);
+    const logText = JSON.stringify(agent.logs);
+    expect(logText).not.toContain('tok-operator');
+    expect(logText).not.toContain('tok-new');
+  });
+
+  it('refuses to start without a way to reach the API (exit 2, kubeconfig named)', async () => {
+    const { code, stderr } = await startFailing(config({ auth: { mode: 'kubernetes' } }));
+    expect(code).toBe(2);
+    expect(stderr).toContain('kubeconfig');
   });
 });
 
