@@ -64,7 +64,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
   ];
-  const reviewer = deps.reviewer ?? (kube === undefined ? undefined : accessReviewerFrom(createReviewer(kube, metrics)));
+  const reviewer = deps.reviewer ?? kubeReviewer(kube, metrics);
   const servers = await startServers({ config, logger, routes, reviewer });
   await source.start(() => void trust.reconcile());
   await hosts?.start();
@@ -96,6 +96,10 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
   if (config.trust.containerdCertsDir !== '') targets.push({ dir: config.trust.containerdCertsDir, flavor: 'containerd' });
   if (config.trust.dockerCertsDir !== '') targets.push({ dir: config.trust.dockerCertsDir, flavor: 'docker' });
   return targets;
+}
+
+function kubeReviewer(kube: KubeClient | undefined, metrics: Metrics): AccessReviewer | undefined {
+  return kube === undefined ? undefined : accessReviewerFrom(createReviewer(kube, metrics));
 }
 
 /** The API is needed for the ConfigMap source, for the hosts file, and for `auth.mode: kubernetes`. */
