@@ -33,6 +33,13 @@ export function parseManagedLine(text: string): ManagedEntry | undefined {
   return ip === undefined || ip === '' ? undefined : { ip, names };
 }
 
+/** The text of every node-ca line (without its line ending). */
+export function managedLines(content: string): string[] {
+  return splitLines(content)
+    .map((l) => l.text.replace(/\r$/, ''))
+    .filter((t) => parseManagedLine(t) !== undefined);
+}
+
 /** Every node-ca line of a hosts file. */
 export function parseManagedEntries(content: string): ManagedEntry[] {
   return splitLines(content).flatMap((l) => parseManagedLine(l.text) ?? []);
