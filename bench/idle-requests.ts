@@ -17,8 +17,18 @@ try {
   await new Promise((r) => setTimeout(r, windowSeconds * 1000));
   const idle = api.requests.length - mark;
   const per10Min = Math.round((idle * 600) / windowSeconds);
-  console.log(JSON.stringify({ windowSeconds, startupRequests: startup.length, startup, idleRequests: idle, idleRequestsPer10MinScaled: per10Min }));
-  console.log(`idle agent: ${idle} API requests in ${windowSeconds} s (scaled: ${per10Min} per 10 min; target ≤ 10), after ${startup.length} at startup (${startup.join(', ')})`);
+  console.log(
+    JSON.stringify({
+      windowSeconds,
+      startupRequests: startup.length,
+      startup,
+      idleRequests: idle,
+      idleRequestsPer10MinScaled: per10Min,
+    }),
+  );
+  console.log(
+    `idle agent: ${idle} API requests in ${windowSeconds} s (scaled: ${per10Min} per 10 min; target ≤ 10), after ${startup.length} at startup (${startup.join(', ')})`,
+  );
 } finally {
   await close();
 }

@@ -15,14 +15,25 @@ export async function startKubeBench(name: string) {
   const hostsFile = path.join(dir, 'hosts');
   await writeFile(hostsFile, '127.0.0.1 localhost\n');
   const cas = [makeCa(`${name}-ca-a`), makeCa(`${name}-ca-b`, { keyIndex: 2 })] as const;
-  api.create('configmaps', { metadata: { namespace: ns, name: 'image-registry-certificates' }, data: { [caKey]: cas[0].cert } });
-  api.create('services', { metadata: { namespace: ns, name: 'image-registry' }, spec: { clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'] } });
+  api.create('configmaps', {
+    metadata: { namespace: ns, name: 'image-registry-certificates' },
+    data: { [caKey]: cas[0].cert },
+  });
+  api.create('services', {
+    metadata: { namespace: ns, name: 'image-registry' },
+    spec: { clusterIP: '10.96.0.1', clusterIPs: ['10.96.0.1'] },
+  });
   const agent = await startAgentProcess({
     config: {
       kubeconfig: api.kubeconfigPath,
       trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
       hosts: { file: hostsFile },
-      server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+      server: {
+        listen: '127.0.0.1:0',
+        tls: { mode: 'disabled' },
+        auth: { mode: 'none' },
+        socket: '',
+      },
     },
     env: { NODE_NAME: 'bench-node' },
   });

@@ -22,7 +22,12 @@ async function until(check: () => Promise<boolean>): Promise<void> {
 function percentiles(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);
   const at = (p: number) => s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-  return { n: s.length, p50: +at(50).toFixed(2), p99: +at(99).toFixed(2), max: +at(100).toFixed(2) };
+  return {
+    n: s.length,
+    p50: +at(50).toFixed(2),
+    p99: +at(99).toFixed(2),
+    max: +at(100).toFixed(2),
+  };
 }
 
 const { api, dir, hostsFile, cas, close } = await startKubeBench('bench');
@@ -31,7 +36,10 @@ try {
   for (let i = 0; i < n; i++) {
     const ip = `10.96.${Math.floor(i / 250) + 1}.${(i % 250) + 2}`;
     const t0 = performance.now();
-    api.update('services', { metadata: { namespace: ns, name: 'image-registry' }, spec: { clusterIP: ip, clusterIPs: [ip] } });
+    api.update('services', {
+      metadata: { namespace: ns, name: 'image-registry' },
+      spec: { clusterIP: ip, clusterIPs: [ip] },
+    });
     await until(async () => (await readFile(hostsFile, 'utf8')).includes(`${ip} `));
     serviceMs.push(performance.now() - t0);
   }
@@ -40,11 +48,17 @@ try {
   for (let i = 1; i <= n; i++) {
     const pem = cas[i % 2]?.cert ?? '';
     const t0 = performance.now();
-    api.update('configmaps', { metadata: { namespace: ns, name: 'image-registry-certificates' }, data: { 'image-registry.image-registry-system.svc..5000': pem } });
+    api.update('configmaps', {
+      metadata: { namespace: ns, name: 'image-registry-certificates' },
+      data: { 'image-registry.image-registry-system.svc..5000': pem },
+    });
     await until(async () => (await readFile(caFile, 'utf8').catch(() => '')) === pem);
     configMapMs.push(performance.now() - t0);
   }
-  const result = { serviceToHostsMs: percentiles(serviceMs), configMapToCaCrtMs: percentiles(configMapMs) };
+  const result = {
+    serviceToHostsMs: percentiles(serviceMs),
+    configMapToCaCrtMs: percentiles(configMapMs),
+  };
   console.log(JSON.stringify(result));
   console.log(
     `Service change → hosts file: p50 ${result.serviceToHostsMs.p50} ms, p99 ${result.serviceToHostsMs.p99} ms; ` +
