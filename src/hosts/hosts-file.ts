@@ -64,7 +64,8 @@ export function mergeHostsFile(content: string, plans: readonly ServiceHostsPlan
   let insertAt: number | undefined;
   for (const line of splitLines(content)) {
     const entry = parseManagedLine(line.text);
-    if (entry === undefined || entry.names.some((n) => keep.has(n))) out.push(line.text + (line.eol === '' ? '\n' : line.eol));
+    if (entry === undefined || entry.names.some((n) => keep.has(n)))
+      out.push(line.text + (line.eol === '' ? '\n' : line.eol));
     else insertAt ??= out.length;
   }
   out.splice(insertAt ?? out.length, 0, ...wanted.map((l) => `${l}\n`));
