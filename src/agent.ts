@@ -64,8 +64,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
   ];
-  const reviewer = deps.reviewer ?? kubeReviewer(kube, metrics);
-  const servers = await startServers({ config, logger, routes, reviewer });
+  const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kubeReviewer(kube, metrics) });
   await source.start(() => void trust.reconcile());
   await hosts?.start();
   await trust.reconcile();
