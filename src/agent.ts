@@ -10,6 +10,9 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createApp } from './server/app.js';
 import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
+import { pullCheckRoutes } from './server/routes/pull-checks.js';
+import { createPullChecker } from './pull/checker.js';
+import { createCommandRunner } from './pull/run-command.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
 import { createSelfSignedCertificate, readTlsFiles, type TlsMaterial } from './server/tls.js';
 import { removeLeftovers } from './trust/apply.js';
@@ -30,6 +33,8 @@ export interface AgentDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly events?: EventSink;
+  /** PATH for runtime commands (pull checks); default the usual system dirs. */
+  readonly commandPath?: string;
 }
 
 /**
@@ -40,6 +45,7 @@ export interface AgentDeps {
 export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   const { config, logger } = deps;
   const metrics = createMetrics();
+  const shutdown = new AbortController();
   const targets = certsDirTargets(config);
   for (const t of targets) await removeLeftovers(t.dir);
   const source = createTrustSource(config);
@@ -49,6 +55,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
+    pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust) }),
   ];
   const servers = await startServers(config, logger, routes);
   await source.start(() => void trust.reconcile());
@@ -62,6 +69,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     metrics,
     async stop() {
       clearInterval(resync);
+      shutdown.abort();
       await source.stop();
       await trust.idle();
       await Promise.all(servers.apps.map((a) => a.close()));
@@ -75,6 +83,25 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
   if (config.trust.containerdCertsDir !== '') targets.push({ dir: config.trust.containerdCertsDir, flavor: 'containerd' });
   if (config.trust.dockerCertsDir !== '') targets.push({ dir: config.trust.dockerCertsDir, flavor: 'docker' });
   return targets;
+}
+
+function createAgentPullChecker(deps: AgentDeps, metrics: Metrics, signal: AbortSignal) {
+  const { config } = deps;
+  const certsDir = config.trust.containerdCertsDir || config.trust.dockerCertsDir || undefined;
+  return createPullChecker({
+    settings: config.pull,
+    runtime: config.pull.runtime,
+    run: createCommandRunner({ path: deps.commandPath }),
+    certsDir,
+    metrics,
+    logger: deps.logger.child({ component: 'pull' }),
+    shutdown: signal,
+  });
+}
+
+function allowedRegistries(config: Config, trust: TrustReconciler): readonly string[] {
+  if (config.pull.allowedRegistries.length > 0) return config.pull.allowedRegistries;
+  return trust.status().registries.map((r) => r.host);
 }
 
 function createTrustSource(config: Config): TrustSource {
