@@ -55,7 +55,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
-    pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust) }),
+    pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust), shutdown: shutdown.signal }),
   ];
   const servers = await startServers(config, logger, routes);
   await source.start(() => void trust.reconcile());

@@ -30,6 +30,8 @@ export interface PullCheckRouteDeps {
   readonly checker: PullChecker;
   /** `pull.allowedRegistries`, or when empty the hosts of the trust source, read per request. */
   readonly allowedRegistries: () => readonly string[];
+  /** Aborted when the agent stops. */
+  readonly shutdown?: AbortSignal;
 }
 
 /** `POST /v1/pull-checks`: everything is validated (400) before any process starts. */
@@ -38,13 +40,18 @@ export function pullCheckRoutes(deps: PullCheckRouteDeps): FastifyPluginAsync {
     app.post<{ Body: PullCheckBody }>(
       '/v1/pull-checks',
       { config: { resource: 'pullchecks' }, schema: { body: bodySchema } },
-      async (request) => {
+      async (request, reply) => {
         const refs = validatePullCheckImages(request.body.images, deps.allowedRegistries());
         const timeoutMs = request.body.timeoutSeconds === undefined ? undefined : request.body.timeoutSeconds * 1000;
-        return deps.checker.check(refs, {
+        const report = await deps.checker.check(refs, {
           ...(request.body.runtime === undefined ? {} : { runtime: request.body.runtime }),
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
         });
+        // A check cut short by shutdown answers on a connection that was busy when the server
+        // began closing; fastify only closes idle ones, so without this the keep-alive socket
+        // would hold the exit for keepAliveTimeout (72 s), past a pod's grace period.
+        if (deps.shutdown?.aborted === true) void reply.header('connection', 'close');
+        return report;
       },
     );
     return Promise.resolve();
