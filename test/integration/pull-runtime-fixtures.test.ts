@@ -149,6 +149,15 @@ describe('runtime adapters with fixture binaries', () => {
     expect(lines.filter((l) => l.startsWith('nerdctl'))).toHaveLength(3);
   });
 
+  it('keeps a bounded tail of a chatty runtime\'s output without killing it', async () => {
+    const run = createCommandRunner({ path: '/usr/bin:/bin' });
+    const r = await run(['sh', '-c', 'yes progress | head -c 2999997; echo "final line" >&2; exit 3'], { timeoutMs: 20_000, outputCap: 4096 });
+    expect(r).toMatchObject({ exitCode: 3, timedOut: false, spawnError: undefined });
+    expect(r.stdout.length).toBeLessThanOrEqual(4096);
+    expect(r.stdout.endsWith('progress\n')).toBe(true);
+    expect(r.stderr).toBe('final line\n');
+  });
+
   it('kills a hanging runtime at the per-image timeout: TIMEOUT', async () => {
     const bin = await writeFixtures(dir, ['nerdctl']);
     const report = await checker(bin).check([ref(`${registry}/acp/core:hang`)], { timeoutMs: 1500 });
