@@ -149,6 +149,20 @@ describe('runtime adapters with fixture binaries', () => {
     expect(lines.filter((l) => l.startsWith('nerdctl'))).toHaveLength(3);
   });
 
+  it('works behind a real nsenter prefix; a runtime nsenter cannot find is RUNTIME_MISSING (exit 127)', async () => {
+    const bin = await writeFixtures(dir, ['nerdctl']);
+    // Our own PID stands in for the host's PID 1 (entering PID 1 needs hostPID in a pod).
+    const hostExec = ['nsenter', '--target', String(process.pid), '--mount', '--'];
+    const settings = { hostExec, address: '/a.sock', namespace: 'k8s.io', hostsDir: '/h' };
+    const ok = await checker(bin, { settings, run: createCommandRunner({ path: `${bin}:/usr/bin:/bin` }) }).check([ref(`${registry}/acp/core:v1`)]);
+    expect(ok.results[0]).toMatchObject({ ok: true, runtime: 'nerdctl', digest });
+    const run = createCommandRunner({ path: '/usr/bin:/bin' });
+    const gone = await checker(bin, { settings, run }).check([ref(`${registry}/acp/core:v1`)], { runtime: 'nerdctl' });
+    expect(gone.results[0]).toMatchObject({ ok: false, error: { code: 'RUNTIME_MISSING' } });
+    const pulled = await run(['nsenter', '--target', String(process.pid), '--mount', '--', 'nerdctl', 'pull', 'x'], { timeoutMs: 10_000 });
+    expect(pulled.exitCode).toBe(127);
+  });
+
   it('keeps a bounded tail of a chatty runtime\'s output without killing it', async () => {
     const run = createCommandRunner({ path: '/usr/bin:/bin' });
     const r = await run(['sh', '-c', 'yes progress | head -c 2999997; echo "final line" >&2; exit 3'], { timeoutMs: 20_000, outputCap: 4096 });
