@@ -5,20 +5,22 @@
  */
 export function createCoalescingRunner(task: () => Promise<void>) {
   let running: Promise<void> | undefined;
-  let again = false;
+  // An object, not a `let`: the flag flips while `task()` is awaited.
+  const pending = { again: false };
 
   async function loop(): Promise<void> {
     do {
-      again = false;
+      pending.again = false;
       await task();
-    } while (again);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by trigger() during the await
+    } while (pending.again);
   }
 
   return {
     /** Resolves when a run that started at or after this call has finished. */
     trigger(): Promise<void> {
       if (running !== undefined) {
-        again = true;
+        pending.again = true;
         return running;
       }
       running = loop().finally(() => {

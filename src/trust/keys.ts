@@ -14,6 +14,11 @@ export type KeyParse = { ok: true; host: RegistryHost } | { ok: false; reason: s
 const label = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const ipv4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const port = /^[1-9]\d{0,4}$/;
+// File names that share a ConfigMap with host keys (OpenShift's
+// `storage-ca-bundle.pem`, `service-ca.crt`) parse as DNS names; no TLD is
+// spelled like these extensions, so they are refused rather than turned
+// into a bogus hosts directory.
+const fileExtension = /\.(?:pem|crt|cert|cer|der|key|p7b|p7c|pfx|p12)$/;
 
 export function parseKey(key: string): KeyParse {
   const sep = key.indexOf('..');
@@ -32,6 +37,7 @@ function hostNameProblem(name: string): string | undefined {
   if (ipv4.test(name)) return undefined;
   if (name.length > 253) return 'host name longer than 253 characters';
   if (name !== name.toLowerCase()) return 'host name must be lowercase';
+  if (fileExtension.test(name)) return 'looks like a file name, not a registry host';
   const bad = name.split('.').find((l) => !label.test(l));
   if (bad === undefined) return undefined;
   if (bad === '') return 'host name has an empty label (leading, trailing or double dot)';

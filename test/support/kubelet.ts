@@ -12,7 +12,8 @@ export function createProjectedConfigMap(dir: string) {
   let seq = 0;
   return {
     dir,
-    async write(entries: Readonly<Record<string, string>>): Promise<void> {
+    /** Resolves to `performance.now()` taken just before the `..data` swap. */
+    async write(entries: Readonly<Record<string, string>>): Promise<number> {
       await mkdir(dir, { recursive: true });
       const oldTarget = await readlink(path.join(dir, '..data')).catch(() => undefined);
       seq += 1;
@@ -22,9 +23,11 @@ export function createProjectedConfigMap(dir: string) {
       for (const [key, value] of Object.entries(entries)) await writeFile(path.join(tsDir, key), value);
       const tmpLink = path.join(dir, '..data_tmp');
       await symlink(stamp, tmpLink);
+      const swapAt = performance.now();
       await rename(tmpLink, path.join(dir, '..data'));
       await syncKeyLinks(dir, Object.keys(entries));
       if (oldTarget !== undefined) await rm(path.join(dir, oldTarget), { recursive: true, force: true });
+      return swapAt;
     },
   };
 }

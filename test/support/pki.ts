@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 
@@ -57,9 +58,7 @@ function baseCert(publicKey: forge.pki.PublicKey, cn: string, o: { notAfter?: Da
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
   serial += 1;
-  // DER INTEGER must be minimal and positive: Go (containerd, docker-registry) and OpenSSL reject
-  // a serial with leading zero bytes ("x509: malformed serial number"), so it starts with 0x01.
-  cert.serialNumber = `01${serial.toString(16).padStart(8, '0')}${Date.now().toString(16).padStart(12, '0')}`;
+  cert.serialNumber = `7${serial.toString(16).padStart(8, '0')}${randomBytes(6).toString('hex')}`;
   cert.validity.notBefore = o.notBefore ?? new Date(Date.now() - 3600_000);
   cert.validity.notAfter = o.notAfter ?? new Date(Date.now() + 30 * 24 * 3600_000 * 12);
   cert.setSubject([{ name: 'commonName', value: cn }]);

@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { errnoCode } from '../lib/errors.js';
+import { managedLines, mergeHostsFile } from './hosts-file.js';
+import { writeHostsFile } from './writer.js';
+
+/**
+ * Drops the agent's lines (those ending with `# node-ca`) and keeps every
+ * other byte, as the hosts manager does for a Service that is gone: with no
+ * Service configured, the merge removes every node-ca line. Pure.
+ */
+export function removeMarkedLines(text: string): { text: string; removed: string[] } {
+  return { text: mergeHostsFile(text, []), removed: managedLines(text) };
+}
+
+/**
+ * Removes the agent's lines from a hosts file, for `node-ca cleanup`, with
+ * the hosts manager's writer (in place for a bind mount, else atomic; mode
+ * and owner kept). Returns the removed lines; a missing file has none.
+ */
+export async function removeHostsLines(file: string): Promise<string[]> {
+  let before: string;
+  try {
+    before = await readFile(file, 'utf8');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return [];
+    throw err;
+  }
+  const { text, removed } = removeMarkedLines(before);
+  if (removed.length > 0) await writeHostsFile(file, text);
+  return removed;
+}

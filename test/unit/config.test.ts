@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/lib/errors.js';
+
+function problems(raw: unknown): string[] {
+  try {
+    parseConfig(raw, {});
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe('parseConfig', () => {
+  it('fills SPEC defaults', () => {
+    const c = parseConfig({}, { NODE_NAME: 'node-1' });
+    expect(c.nodeName).toBe('node-1');
+    expect(c.trust.containerdCertsDir).toBe('/etc/containerd/certs.d');
+    expect(c.trust.dockerCertsDir).toBe('/etc/docker/certs.d');
+    expect(c.trust.configMap).toEqual({ namespace: 'image-registry-system', name: 'image-registry-certificates' });
+    expect(c.trust.resyncSeconds).toBe(300);
+    expect(c.hosts).toEqual({
+      file: '/etc/hosts',
+      clusterDomain: 'cluster.local',
+      services: [{ namespace: 'image-registry-system', name: 'image-registry' }],
+    });
+    expect(c.server).toEqual({
+      listen: '0.0.0.0:9443',
+      tls: { mode: 'self-signed' },
+      socket: '/var/run/node-ca/agent.sock',
+      auth: { mode: 'kubernetes', audiences: [] },
+    });
+    expect(c.backup).toEqual({ sources: { minio: '/cpaas/minio' }, dir: '/cpaas/backup', stateDir: '/var/lib/node-ca', minFreePercent: 10 });
+    expect(c.pull.runtime).toBe('auto');
+    expect(Object.isFrozen(c.trust)).toBe(true);
+  });
+
+  it('takes NODE_NAME, NODE_IP, KUBECONFIG, POD_* from the environment; the file wins', () => {
+    const env = { NODE_NAME: 'env-node', NODE_IP: '10.1.2.3', KUBECONFIG: '/k', POD_NAME: 'p', POD_NAMESPACE: 'ns' };
+    const c = parseConfig({ nodeName: 'file-node' }, env);
+    expect([c.nodeName, c.nodeIP, c.kubeconfig, c.pod]).toEqual(['file-node', '10.1.2.3', '/k', { name: 'p', namespace: 'ns' }]);
+  });
+
+  it('names unknown keys with their path', () => {
+    expect(problems({ trust: { sourceDirs: '/x' }, bogus: 1 })).toEqual(['unknown key trust.sourceDirs', 'unknown key bogus']);
+  });
+
+  it('names keys with wrong types', () => {
+    const p = problems({ trust: { resyncSeconds: 'often' }, hosts: { services: [{ name: 1 }] } });
+    expect(p.some((x) => x.startsWith('trust.resyncSeconds:'))).toBe(true);
+    expect(p.some((x) => x.startsWith('hosts.services.0.'))).toBe(true);
+  });
+
+  it('refuses tls disabled or auth none unless listening on loopback', () => {
+    expect(problems({ server: { tls: { mode: 'disabled' } } })[0]).toMatch(/server.tls.mode/);
+    expect(problems({ server: { auth: { mode: 'none' } } })[0]).toMatch(/server.auth.mode/);
+    expect(problems({ server: { listen: '127.0.0.1:9443', tls: { mode: 'disabled' }, auth: { mode: 'none' } } })).toEqual([]);
+    expect(problems({ server: { listen: '', tls: { mode: 'disabled' }, auth: { mode: 'none' } } })).toEqual([]);
+  });
+
+  it('refuses a backup dir inside a source', () => {
+    expect(problems({ backup: { dir: '/cpaas/minio/backup' } })[0]).toMatch(/backup.dir.*inside backup.sources.minio/);
+  });
+
+  it('requires certFile and keyFile for tls files mode', () => {
+    expect(problems({ server: { tls: { mode: 'files' } } }).join()).toMatch(/server.tls.certFile/);
+  });
+});
