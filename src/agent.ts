@@ -5,6 +5,9 @@ import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
+import { pullCheckRoutes } from './server/routes/pull-checks.js';
+import { createPullChecker } from './pull/checker.js';
+import { createCommandRunner } from './pull/run-command.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
 import type { AccessReviewer } from './server/auth.js';
 import { accessReviewerFrom } from './server/kube-reviewer.js';
@@ -36,6 +39,8 @@ export interface AgentDeps {
   readonly events?: EventSink;
   /** TokenReview/SubjectAccessReview for `server.auth.mode: kubernetes`. */
   readonly reviewer?: AccessReviewer;
+  /** PATH for runtime commands (pull checks); default the usual system dirs. */
+  readonly commandPath?: string;
 }
 
 /**
@@ -46,6 +51,7 @@ export interface AgentDeps {
 export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   const { config, logger } = deps;
   const metrics = createMetrics();
+  const shutdown = new AbortController();
   const targets = certsDirTargets(config);
   for (const t of targets) await removeLeftovers(t.dir);
   const kube = needsKubernetes(config) ? createKubeClient({ kubeconfig: config.kubeconfig }) : undefined;
@@ -63,6 +69,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
+    pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust), shutdown: shutdown.signal }),
   ];
   const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kubeReviewer(kube, metrics) });
   await source.start(() => void trust.reconcile());
@@ -81,6 +88,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     metrics,
     async stop() {
       clearInterval(resync);
+      shutdown.abort();
       await source.stop();
       await hosts?.stop();
       await trust.idle();
@@ -99,6 +107,25 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
 
 function kubeReviewer(kube: KubeClient | undefined, metrics: Metrics): AccessReviewer | undefined {
   return kube === undefined ? undefined : accessReviewerFrom(createReviewer(kube, metrics));
+}
+
+function createAgentPullChecker(deps: AgentDeps, metrics: Metrics, signal: AbortSignal) {
+  const { config } = deps;
+  const certsDir = config.trust.containerdCertsDir || config.trust.dockerCertsDir || undefined;
+  return createPullChecker({
+    settings: config.pull,
+    runtime: config.pull.runtime,
+    run: createCommandRunner({ path: deps.commandPath }),
+    certsDir,
+    metrics,
+    logger: deps.logger.child({ component: 'pull' }),
+    shutdown: signal,
+  });
+}
+
+function allowedRegistries(config: Config, trust: TrustReconciler): readonly string[] {
+  if (config.pull.allowedRegistries.length > 0) return config.pull.allowedRegistries;
+  return trust.status().registries.map((r) => r.host);
 }
 
 /** The API is needed for the ConfigMap source, for the hosts file, and for `auth.mode: kubernetes`. */

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { startAgent } from '../agent.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../lib/logger.js';
-import { configEnv, logLevel } from './env.js';
+import { commandPath, configEnv, logLevel } from './env.js';
 import { stopOnSignals } from './lifecycle.js';
 
 export function registerAgentCommand(program: Command): void {
@@ -13,7 +13,7 @@ export function registerAgentCommand(program: Command): void {
     .action(async (opts: { config?: string }) => {
       const config = await loadConfig(opts.config, configEnv());
       const logger = createLogger({ level: logLevel() });
-      const agent = await startAgent({ config, logger });
+      const agent = await startAgent({ config, logger, commandPath: commandPath() });
       stopOnSignals(() => agent.stop(), logger);
     });
 }

@@ -17,3 +17,8 @@ export function configEnv(): ConfigEnv {
 export function logLevel(): string {
   return process.env.NODE_CA_LOG_LEVEL ?? 'info';
 }
+
+/** PATH for the runtime commands the agent runs (pull checks). */
+export function commandPath(): string | undefined {
+  return process.env.PATH;
+}

@@ -1,0 +1,143 @@
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import { classifyPullFailure, trimRuntimeMessage, type PullErrorCode } from './classify.js';
+import type { ImageReference } from './reference.js';
+import { probeRegistry, type RegistryProbeResult } from './registry-probe.js';
+import type { CommandRunner } from './run-command.js';
+import { detectRuntime } from './detect.js';
+import { buildInspectCommand, buildPullCommand, parseStoredDigest, type RuntimeName, type RuntimeSettings } from './runtimes.js';
+
+/** One image's answer (SPEC "Pull check result", plus store presence and the registry probe). */
+export interface PullCheckResult {
+  readonly image: string;
+  readonly ok: boolean;
+  readonly runtime: RuntimeName | null;
+  readonly digest: string | null;
+  /** The image is in the runtime's store after the pull (the manual `nerdctl images | grep`). */
+  readonly present: boolean;
+  readonly durationMs: number;
+  readonly error?: { code: PullErrorCode; message: string };
+  /** HEAD of the manifest trusting only node-ca's ca.crt; null when no certs dir is written. */
+  readonly registryProbe: RegistryProbeResult | null;
+}
+
+export interface PullCheckReport {
+  readonly ok: boolean;
+  readonly results: readonly PullCheckResult[];
+}
+
+export interface PullCheckerDeps {
+  readonly settings: RuntimeSettings;
+  /** `pull.runtime`. */
+  readonly runtime: 'auto' | RuntimeName;
+  readonly run: CommandRunner;
+  /** Where node-ca writes ca.crt per host, for the registry probe; undefined: no probe. */
+  readonly certsDir: string | undefined;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Aborted on agent shutdown: running pulls are killed. */
+  readonly shutdown: AbortSignal;
+  /** Per-image timeout, default 120 s. */
+  readonly defaultTimeoutMs?: number;
+  /** Images checked at once, default 3. */
+  readonly concurrency?: number;
+}
+
+export interface PullCheckOptions {
+  readonly runtime?: 'auto' | RuntimeName;
+  /** May only lower the default. */
+  readonly timeoutMs?: number;
+}
+
+export function createPullChecker(deps: PullCheckerDeps) {
+  const defaultTimeoutMs = deps.defaultTimeoutMs ?? 120_000;
+
+  async function check(refs: readonly ImageReference[], options: PullCheckOptions = {}): Promise<PullCheckReport> {
+    const timeoutMs = Math.min(options.timeoutMs ?? defaultTimeoutMs, defaultTimeoutMs);
+    const wanted = options.runtime ?? deps.runtime;
+    const runtime = await detectRuntime(wanted, deps.settings, deps.run, deps.shutdown);
+    const results = await mapBounded(refs, deps.concurrency ?? 3, (ref) => checkOne(ref, runtime, timeoutMs));
+    return { ok: results.every((r) => r.ok), results };
+  }
+
+  async function checkOne(ref: ImageReference, runtime: RuntimeName | undefined, timeoutMs: number): Promise<PullCheckResult> {
+    const started = performance.now();
+    const [outcome, registryProbe] = await Promise.all([
+      runtime === undefined ? missing(deps.runtime) : pullWith(runtime, ref, timeoutMs),
+      probe(ref, timeoutMs),
+    ]);
+    const result: PullCheckResult = {
+      image: ref.normalized,
+      runtime: runtime ?? null,
+      registryProbe,
+      durationMs: Math.round(performance.now() - started),
+      ...outcome,
+    };
+    record(result);
+    return result;
+  }
+
+  async function pullWith(runtime: RuntimeName, ref: ImageReference, timeoutMs: number): Promise<Outcome> {
+    const deadline = Date.now() + timeoutMs;
+    const pulled = await deps.run(buildPullCommand(runtime, deps.settings, ref.normalized), { timeoutMs, signal: deps.shutdown });
+    const failure = failureOf(pulled, timeoutMs);
+    if (failure !== undefined) return { ok: false, digest: null, present: false, error: failure };
+    const inspectMs = Math.max(1000, Math.min(15_000, deadline - Date.now()));
+    const inspected = await deps.run(buildInspectCommand(runtime, deps.settings, ref.normalized), { timeoutMs: inspectMs, signal: deps.shutdown });
+    const digest = inspected.exitCode === 0 ? parseStoredDigest(runtime, ref.normalized, inspected.stdout) : undefined;
+    if (digest !== undefined) return { ok: true, digest, present: true };
+    const message = `pulled, but ${runtime} does not list the image: ${trimRuntimeMessage(`${inspected.stderr}\n${inspected.stdout}`)}`;
+    return { ok: false, digest: null, present: false, error: { code: 'OTHER', message } };
+  }
+
+  async function probe(ref: ImageReference, timeoutMs: number): Promise<RegistryProbeResult | null> {
+    if (deps.certsDir === undefined) return null;
+    const reference = ref.digest ?? ref.tag ?? 'latest';
+    return probeRegistry({ domain: ref.domain, path: ref.path, reference }, { certsDir: deps.certsDir, timeoutMs: Math.min(timeoutMs, 30_000), signal: deps.shutdown });
+  }
+
+  function record(result: PullCheckResult): void {
+    deps.metrics.pullChecksTotal.inc({ result: result.ok ? 'ok' : (result.error?.code ?? 'OTHER') });
+    deps.metrics.pullCheckDuration.observe(result.durationMs / 1000);
+    deps.logger.info(
+      { image: result.image, ok: result.ok, runtime: result.runtime, digest: result.digest, code: result.error?.code, durationMs: result.durationMs },
+      `pull check ${result.ok ? 'succeeded' : 'failed'}: ${result.image}`,
+    );
+  }
+
+  return { check };
+}
+
+export type PullChecker = ReturnType<typeof createPullChecker>;
+
+type Outcome = Pick<PullCheckResult, 'ok' | 'digest' | 'present' | 'error'>;
+
+function missing(wanted: 'auto' | RuntimeName): Promise<Outcome> {
+  const message = wanted === 'auto' ? 'none of nerdctl, crictl, ctr answers --version through pull.hostExec' : `${wanted} is not installed or not runnable`;
+  return Promise.resolve({ ok: false, digest: null, present: false, error: { code: 'RUNTIME_MISSING', message } });
+}
+
+function failureOf(r: Awaited<ReturnType<CommandRunner>>, timeoutMs: number): { code: PullErrorCode; message: string } | undefined {
+  if (r.spawnError !== undefined) return { code: 'RUNTIME_MISSING', message: `cannot start the runtime: ${r.spawnError}` };
+  if (r.timedOut) return { code: 'TIMEOUT', message: `no result within ${timeoutMs} ms; the pull was killed` };
+  if (r.canceled) return { code: 'OTHER', message: 'the agent is shutting down; the pull was killed' };
+  if (r.exitCode === 0) return undefined;
+  const output = `${r.stderr}\n${r.stdout}`;
+  // 127: the shell or nsenter could not find the binary on the host.
+  if (r.exitCode === 127) return { code: 'RUNTIME_MISSING', message: trimRuntimeMessage(output) };
+  return { code: classifyPullFailure(output), message: trimRuntimeMessage(output) };
+}
+
+/** Maps with at most `limit` calls in flight, results in input order. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

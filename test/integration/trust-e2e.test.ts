@@ -1,0 +1,79 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { pushImage, startContainerd, type TestContainerd } from '../support/containerd.js';
+import { createProjectedConfigMap } from '../support/kubelet.js';
+import { buildOciArchive, type OciImage } from '../support/oci.js';
+import { makeCa } from '../support/pki.js';
+import { waitFor } from '../support/poll.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
+import { createPrivateResolver, type PrivateResolver } from '../support/resolver.js';
+
+const name = 'registry.test.local';
+
+describe('trust sync end to end with real containerd and docker-registry', () => {
+  let dir: string;
+  let resolver: PrivateResolver | undefined;
+  let registry: TestRegistry | undefined;
+  let containerd: TestContainerd | undefined;
+  let agent: AgentProcess | undefined;
+  let image: OciImage;
+  const ca = makeCa('node-ca e2e CA');
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'node-ca-trust-e2e-'));
+    resolver = await createPrivateResolver(dir, [name]);
+    registry = await startRegistry({ dir: path.join(dir, 'registry'), name, ca });
+    containerd = await startContainerd({ dir: path.join(dir, 'containerd') });
+    await writeFile(path.join(dir, 'push-ca.crt'), ca.cert);
+    image = await buildOciArchive({ archive: path.join(dir, 'image.tar'), ref: `${registry.host}/e2e/hello:v1` });
+    await pushImage(containerd, { ...image, target: image.ref, caFile: path.join(dir, 'push-ca.crt'), prefix: resolver.prefix });
+    await containerd.ctr(['images', 'rm', image.ref]);
+  });
+
+  afterAll(async () => {
+    await agent?.stop();
+    await containerd?.stop();
+    await registry?.stop();
+    await resolver?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('pulls with the certs.d the agent wrote, and fails with x509 once the source CA is replaced', async () => {
+    const reg = registry!;
+    const source = createProjectedConfigMap(path.join(dir, 'source'));
+    const certsDir = path.join(dir, 'agent-certs.d');
+    await source.write({ [`${name}..${reg.port}`]: ca.cert });
+    agent = await startAgentProcess({
+      config: {
+        trust: { sourceDir: source.dir, containerdCertsDir: certsDir, dockerCertsDir: '' },
+        hosts: { file: '' },
+        server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, socket: '', auth: { mode: 'none' } },
+      },
+    });
+    const caFile = path.join(certsDir, reg.host, 'ca.crt');
+    await waitFor(async () => (await readFile(caFile, 'utf8').catch(() => '')).trim() === ca.cert.trim(), {
+      timeoutMs: 15_000,
+      message: 'ca.crt written by the agent',
+    });
+    const pull = ['images', 'pull', '--hosts-dir', certsDir, image.ref];
+    const ok = await containerd!.ctr(pull, { prefix: resolver!.prefix });
+    expect(ok.stderr).not.toMatch(/x509/);
+    expect(ok.exitCode).toBe(0);
+    const listed = await containerd!.ctr(['images', 'ls', '-q']);
+    expect(listed.stdout.split('\n')).toContain(image.ref);
+
+    const otherCa = makeCa('some other CA', { keyIndex: 2 });
+    await source.write({ [`${name}..${reg.port}`]: otherCa.cert });
+    await waitFor(async () => (await readFile(caFile, 'utf8')).trim() === otherCa.cert.trim(), {
+      timeoutMs: 15_000,
+      message: 'ca.crt rewritten with the new CA',
+    });
+    await containerd!.ctr(['images', 'rm', image.ref]);
+    const failed = await containerd!.ctr(pull, { prefix: resolver!.prefix });
+    expect(failed.exitCode).not.toBe(0);
+    expect(failed.stderr).toContain('x509: certificate signed by unknown authority');
+  });
+});
