@@ -8,6 +8,8 @@ import { noEvents, type EventSink } from './lib/events.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createApp } from './server/app.js';
+import { createBackupService } from './backup/service.js';
+import { backupRoutes } from './server/routes/backups.js';
 import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
@@ -44,11 +46,13 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   for (const t of targets) await removeLeftovers(t.dir);
   const source = createTrustSource(config);
   const trust = createTrustReconciler({ source, targets, logger: logger.child({ component: 'trust' }), metrics, events: deps.events ?? noEvents });
+  const backups = await createBackupService({ config, logger: logger.child({ component: 'backup' }), metrics });
   const sections: StatusSections = { trust: () => trust.status() };
   const routes: FastifyPluginAsync[] = [
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
+    backupRoutes({ backups }),
   ];
   const servers = await startServers(config, logger, routes);
   await source.start(() => void trust.reconcile());
@@ -64,6 +68,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
       clearInterval(resync);
       await source.stop();
       await trust.idle();
+      await backups.stop();
       await Promise.all(servers.apps.map((a) => a.close()));
       logger.info('node-ca agent stopped');
     },
