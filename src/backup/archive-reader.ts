@@ -35,6 +35,8 @@ export function createArchiveReader(
         next();
       }, next);
     });
+    // A truncated stream (tar killed) errors the entry too; the extract itself reports it.
+    stream.on('error', () => undefined);
     stream.resume();
   });
   // tar-stream 3 is built on streamx, whose writable has the same write/drain/finish contract.

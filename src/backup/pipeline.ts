@@ -69,7 +69,10 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
     partialPath: paths.partial,
     reader: createArchiveReader(onMember, input.before.linkTargets),
     signal: input.signal,
-    onBytes: (n) => (bytesDone = n),
+    onBytes: (n) => {
+      bytesDone = n;
+      input.onProgress({ bytesDone, filesDone: check.files });
+    },
   }).finally(() => manifest.end());
   await once(manifest, 'close');
   input.onProgress({ bytesDone: tar.bytes, filesDone: check.files });

@@ -100,7 +100,8 @@ export async function createBackupService(deps: BackupServiceDeps) {
   }
 
   async function execute(base: BackupJob, before: SourceWalk, signal: AbortSignal): Promise<BackupJob> {
-    let current: BackupJob = { ...base, progress: { ...base.progress } };
+    // The listed job object itself: progress changes in place, seen by GET at once.
+    let current: BackupJob = base;
     let final: BackupJob;
     try {
       const result = await runBackupPipeline({
