@@ -8,6 +8,7 @@ import type { Metrics } from '../lib/metrics.js';
 import { archiveName, BackupFailure, capHistory, failJob, finishJob, interruptedJob, isFinished, newJobId, withPhase, type BackupJob } from './job.js';
 import { removePartials, runBackupPipeline } from './pipeline.js';
 import { checkSource, checkSpace } from './preflight.js';
+import { createBackupLock } from './lock.js';
 import { createJobStore, historyCap } from './store.js';
 import { walkSource, type SourceWalk } from './walk.js';
 
@@ -37,16 +38,25 @@ export async function createBackupService(deps: BackupServiceDeps) {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
   const store = createJobStore(config.backup.stateDir);
+  const lock = createBackupLock(config.backup.stateDir);
   const loaded = await store.load();
-  let jobs = capHistory(await recover(loaded), historyCap);
-  if (loaded.some((j) => !isFinished(j))) await store.save(jobs);
+  // A job another live process runs (the agent, or a CLI backup) is not ours to interrupt.
+  const foreignRun = (await lock.holder()) !== undefined;
+  let jobs = foreignRun ? loaded : capHistory(await recover(loaded), historyCap);
+  if (!foreignRun && loaded.some((j) => !isFinished(j))) await store.save(jobs);
   let running: Running | undefined;
   const listeners = new Set<(job: BackupJob) => void>();
 
+  /** The records on disk (another process may have added one) with ours on top. */
+  const merged = async (): Promise<BackupJob[]> => {
+    const mine = new Set(jobs.map((j) => j.id));
+    const disk = (await store.load()).filter((j) => !mine.has(j.id));
+    return capHistory([...jobs, ...disk], historyCap);
+  };
   const update = async (job: BackupJob) => {
     jobs = capHistory([job, ...jobs.filter((j) => j.id !== job.id)], historyCap);
     for (const l of listeners) l(job);
-    await store.save(jobs);
+    await store.save(await merged());
   };
 
   async function recover(loaded: BackupJob[]): Promise<BackupJob[]> {
@@ -72,11 +82,21 @@ export async function createBackupService(deps: BackupServiceDeps) {
     const slot: Running = { id, abort, done: Promise.resolve(undefined as never) };
     running = slot;
     try {
+      await mkdir(config.backup.stateDir, { recursive: true, mode: 0o700 });
+      const other = await lock.acquire();
+      if (other !== undefined) {
+        const job = (await store.load()).find((j) => !isFinished(j));
+        throw new NodeCaError('BACKUP_RUNNING', `a backup is running on this node (process ${other})`, { details: { jobId: job?.id, pid: other } });
+      }
       const { job, before } = await prepare({ id, source, sourceDir: path.resolve(sourceDir), allowChanges: request.allowChanges ?? false });
-      slot.done = execute(job, before, abort.signal).finally(() => (running = undefined));
+      slot.done = execute(job, before, abort.signal).finally(() => {
+        running = undefined;
+        void lock.release();
+      });
       return job;
     } catch (err) {
       running = undefined;
+      if (!(err instanceof NodeCaError && err.code === 'BACKUP_RUNNING')) await lock.release();
       throw err;
     }
   }
@@ -146,13 +166,13 @@ export async function createBackupService(deps: BackupServiceDeps) {
 
   return {
     start,
-    list: (): readonly BackupJob[] => jobs,
-    get: (id: string): BackupJob | undefined => jobs.find((j) => j.id === id),
+    list: merged,
+    get: async (id: string): Promise<BackupJob | undefined> => (await merged()).find((j) => j.id === id),
     /** The job's final state (for the in-process CLI). */
     wait: async (id: string): Promise<BackupJob | undefined> => (running?.id === id ? running.done : jobs.find((j) => j.id === id)),
     /** Cancels a running job and waits for it to end; a finished job is returned as it is. */
     async cancel(id: string): Promise<BackupJob | undefined> {
-      if (running?.id !== id) return jobs.find((j) => j.id === id);
+      if (running?.id !== id) return (await merged()).find((j) => j.id === id);
       running.abort.abort();
       return running.done;
     },

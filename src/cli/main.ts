@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/errors.js';
 import { registerAgentCommand } from './agent.js';
+import { registerBackupCommand } from './backup.js';
 import { registerDemoCommand } from './demo.js';
 import { packageVersion, registerVersionCommand } from './version.js';
 
@@ -11,6 +12,7 @@ const program = new Command('node-ca')
   .exitOverride();
 
 registerAgentCommand(program);
+registerBackupCommand(program);
 registerDemoCommand(program);
 registerVersionCommand(program);
 

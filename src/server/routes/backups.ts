@@ -35,19 +35,19 @@ export function backupRoutes(deps: { backups: BackupService }): FastifyPluginAsy
       const job = await backups.start(req.body ?? {});
       return reply.status(202).header('location', `/v1/backups/${job.id}`).send(job);
     });
-    app.get('/v1/backups', { config, schema: { querystring: noQuery } }, () => ({ items: backups.list() }));
-    app.get<{ Params: { id: string } }>('/v1/backups/:id', { config, schema: { params: idParams, querystring: noQuery } }, (req) =>
-      found(backups.get(req.params.id), req.params.id),
+    app.get('/v1/backups', { config, schema: { querystring: noQuery } }, async () => ({ items: await backups.list() }));
+    app.get<{ Params: { id: string } }>('/v1/backups/:id', { config, schema: { params: idParams, querystring: noQuery } }, async (req) =>
+      found(await backups.get(req.params.id), req.params.id),
     );
     app.delete<{ Params: { id: string } }>('/v1/backups/:id', { config, schema: { params: idParams, querystring: noQuery } }, async (req) =>
       found(await backups.cancel(req.params.id), req.params.id),
     );
     app.get<{ Params: { id: string } }>('/v1/backups/:id/archive', { config, schema: { params: idParams, querystring: noQuery } }, async (req, reply) => {
-      const job = found(backups.get(req.params.id), req.params.id);
+      const job = found(await backups.get(req.params.id), req.params.id);
       if (job.phase !== 'Succeeded') throw new NodeCaError('BACKUP_NOT_FINISHED', `backup ${job.id} is ${job.phase}; only a Succeeded backup can be downloaded`);
       const st = await stat(job.archivePath).catch(() => undefined);
       // A newer verified backup of the same source replaces the file: never serve other bytes than this job's.
-      const newer = backups.list().some((j) => j.archivePath === job.archivePath && j.phase === 'Succeeded' && j.id > job.id);
+      const newer = (await backups.list()).some((j) => j.archivePath === job.archivePath && j.phase === 'Succeeded' && j.id > job.id);
       if (st === undefined || job.archive === undefined || newer || st.size !== job.archive.bytes)
         throw new NodeCaError('NOT_FOUND', `the archive of backup ${job.id} was replaced or removed`);
       return reply
