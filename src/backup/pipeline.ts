@@ -9,8 +9,8 @@ import { BackupFailure, type BackupVerification } from './job.js';
 import { sha256sumLine } from './manifest.js';
 import { parseChangedMembers } from './tar-messages.js';
 import { runTar } from './tar-runner.js';
-import { ArchiveCheck, compareWalks, relativeOf, verifyBackup } from './verify.js';
-import { memberPrefix, walkSource, type SourceWalk } from './walk.js';
+import { ArchiveCheck, relativeOf, verifyBackup } from './verify.js';
+import { memberPrefix, walkChanges, type SourceWalk } from './walk.js';
 
 export interface PipelineInput {
   readonly sourceDir: string;
@@ -77,9 +77,8 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
   await once(manifest, 'close');
   input.onProgress({ bytesDone: tar.bytes, filesDone: check.files });
   input.onVerifying();
-  const after = await walkAfter(input.sourceDir);
   const changedByTar = parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n);
-  const changed = after === undefined ? [''] : [...compareWalks(input.before, after), ...changedByTar];
+  const changed = [...(await walkAfter(input.sourceDir, input.before)), ...changedByTar];
   const outcome = verifyBackup({ before: input.before, check, archiveBytes: tar.bytes, changed, allowChanges: input.allowChanges });
   const archive = { bytes: tar.bytes, sha256: tar.sha256 };
   if (outcome.failure !== undefined)
@@ -88,11 +87,12 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
   return { archive, verification: outcome.verification };
 }
 
-async function walkAfter(sourceDir: string): Promise<SourceWalk | undefined> {
+/** Changed paths from the second walk; the whole source when it vanished. */
+async function walkAfter(sourceDir: string, before: SourceWalk): Promise<string[]> {
   try {
-    return await walkSource(sourceDir);
+    return await walkChanges(sourceDir, before);
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined;
+    if (errnoCode(err) === 'ENOENT') return [''];
     throw err;
   }
 }

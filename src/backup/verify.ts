@@ -4,17 +4,6 @@ import type { SourceWalk, WalkEntry } from './walk.js';
 /** Longest `changedDuringBackup` list kept in a job (a live MinIO can change many files). */
 export const maxListed = 1000;
 
-/** Paths whose type, size or mtime differ between two walks, or that appeared or vanished. */
-export function compareWalks(before: SourceWalk, after: SourceWalk): string[] {
-  const changed: string[] = [];
-  for (const [rel, a] of before.entries) {
-    const b = after.entries.get(rel);
-    if (b === undefined || b.type !== a.type || b.size !== a.size || b.mtimeMs !== a.mtimeMs) changed.push(rel);
-  }
-  for (const rel of after.entries.keys()) if (!before.entries.has(rel)) changed.push(rel);
-  return changed;
-}
-
 /** The source-relative path of an archive member name, or undefined when outside the source. */
 export function relativeOf(prefix: string, name: string): string | undefined {
   const bare = name.replace(/\/+$/, '');

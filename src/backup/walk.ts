@@ -1,5 +1,5 @@
-import type { Stats } from 'node:fs';
-import { lstat, opendir, readlink } from 'node:fs/promises';
+import { lstatSync, type Stats, opendirSync, readlinkSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
 
@@ -46,7 +46,16 @@ interface WalkState {
   bytes: number;
   diskBytes: number;
   members: number;
+  visited: number;
   manifestBytes: number;
+  /** What to do with each entry: record it, or compare it with an earlier walk. */
+  onEntry: (s: WalkState, rel: string, st: Stats) => void;
+  compare?: { before: SourceWalk; seen: Uint8Array; changed: string[] };
+}
+
+function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
+  const root = path.resolve(sourceDir);
+  return { root, prefix: memberPrefix(root), entries: new Map(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, visited: 0, manifestBytes: 0, onEntry };
 }
 
 /**
@@ -55,34 +64,74 @@ interface WalkState {
  * stores with data and the others become links to it.
  */
 export async function walkSource(sourceDir: string): Promise<SourceWalk> {
-  const root = path.resolve(sourceDir);
-  const s: WalkState = { root, prefix: memberPrefix(root), entries: new Map(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, manifestBytes: 0 };
-  await visit(s, '', await lstat(root));
+  const s = newState(sourceDir, record);
+  await visit(s, '', await lstat(s.root));
   const { entries, files, bytes, diskBytes, manifestBytes } = s;
   return { entries, files, bytes, diskBytes, manifestBytes, expectedArchiveBytes: archiveBytes(s.members), linkTargets: new Set(s.inodes.values()) };
 }
 
+/**
+ * The second walk, compared on the fly with the first (nothing stored):
+ * paths whose type, size or mtime differ, that appeared or that vanished.
+ */
+export async function walkChanges(sourceDir: string, before: SourceWalk): Promise<string[]> {
+  const s = newState(sourceDir, compareEntry);
+  const compare = { before, seen: new Uint8Array(before.entries.size), changed: [] as string[] };
+  s.compare = compare;
+  await visit(s, '', await lstat(s.root));
+  for (const [rel, e] of before.entries) if (compare.seen[e.index] === 0) compare.changed.push(rel);
+  return compare.changed;
+}
+
+function compareEntry(s: WalkState, rel: string, st: Stats): void {
+  const c = s.compare;
+  if (c === undefined) return;
+  let type = typeOf(st);
+  if (type === 'file' && st.nlink > 1) {
+    const inode = `${st.dev}:${st.ino}`;
+    if (s.inodes.has(inode)) type = 'link';
+    else s.inodes.set(inode, rel);
+  }
+  const a = c.before.entries.get(rel);
+  if (a !== undefined) c.seen[a.index] = 1;
+  const size = type === 'file' ? st.size : 0;
+  if (a === undefined || a.type !== type || a.size !== size || a.mtimeMs !== st.mtimeMs) c.changed.push(rel);
+}
+
+/**
+ * Synchronous lstat (a few µs each, no thread-pool round trip: the async
+ * form made a 200,000-file walk take tens of seconds), yielding to the event
+ * loop every few hundred entries so the agent keeps answering.
+ */
 async function visit(s: WalkState, rel: string, st: Stats): Promise<void> {
-  await record(s, rel, st);
+  s.onEntry(s, rel, st);
   if (!st.isDirectory()) return;
-  const names = await readNames(path.join(s.root, rel));
-  // lstat a batch at a time: concurrent enough for the thread pool, bounded in memory.
-  for (let i = 0; i < names.length; i += lstatBatch) {
-    const batch = names.slice(i, i + lstatBatch).map((n) => (rel === '' ? n : `${rel}/${n}`));
-    const stats = await Promise.all(batch.map((r) => lstat(path.join(s.root, r))));
-    for (const [j, st] of stats.entries()) await visit(s, batch[j] ?? '', st);
+  const dir = path.join(s.root, rel);
+  for (const name of readNames(dir)) {
+    const child = rel === '' ? name : `${rel}/${name}`;
+    // A name removed since readdir (a live MinIO) is skipped here; the other walk reports it.
+    const cst = lstatSync(`${dir}/${name}`, { throwIfNoEntry: false });
+    if (cst === undefined) continue;
+    if (cst.isDirectory()) await visit(s, child, cst);
+    else s.onEntry(s, child, cst);
+    if (++s.visited % yieldEvery === 0) await new Promise((r) => setImmediate(r));
   }
 }
 
-const lstatBatch = 128;
+const yieldEvery = 512;
 
 /**
  * Names in the directory's own order, as GNU tar's savedir reads them
  * (`--sort=none`); fs.readdir would sort them (libuv's scandir).
  */
-async function readNames(dir: string): Promise<string[]> {
+function readNames(dir: string): string[] {
   const names: string[] = [];
-  for await (const d of await opendir(dir, { bufferSize: 256 })) names.push(d.name);
+  const d = opendirSync(dir, { bufferSize: 1024 });
+  try {
+    for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name);
+  } finally {
+    d.closeSync();
+  }
   return names;
 }
 
@@ -93,7 +142,7 @@ function typeOf(st: Stats): WalkEntry['type'] {
   return st.isSocket() ? 'socket' : 'other';
 }
 
-async function record(s: WalkState, rel: string, st: Stats): Promise<void> {
+function record(s: WalkState, rel: string, st: Stats): void {
   let type = typeOf(st);
   // tar skips sockets ("socket ignored"); they are kept for change detection only.
   const name = memberName(s.prefix, rel, type);
@@ -112,7 +161,7 @@ async function record(s: WalkState, rel: string, st: Stats): Promise<void> {
     }
   }
   if (type === 'file' || type === 'link') s.manifestBytes += 68 + Buffer.byteLength(name);
-  if (type === 'symlink') linkTarget = await readlink(path.join(s.root, rel));
+  if (type === 'symlink') linkTarget = readlinkSync(path.join(s.root, rel));
   s.entries.set(rel, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, index: s.entries.size });
   if (type !== 'socket') s.members += memberBytes({ name, type, size: st.size, ...(linkTarget === undefined ? {} : { linkTarget }) });
 }
