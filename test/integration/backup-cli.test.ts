@@ -20,7 +20,7 @@ afterEach(async () => {
 async function cli(args: string[]) {
   return run(process.execPath, [cliPath, ...args], { env: { PATH: process.env.PATH ?? '' } }).then(
     (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
+    (e: unknown) => e as { code: number; stdout: string; stderr: string },
   );
 }
 
