@@ -66,55 +66,33 @@ function streamFailure(err: unknown): BackupFailure {
   return new BackupFailure('TAR_FAILED', 'the tar stream could not be written or parsed', { cause: err });
 }
 
-/** Chunks are gathered to this size before a write: tar's 10 KiB pipe reads would cost one thread-pool write each. */
-const batchBytes = 1 << 20;
-
-/** One writable feeding the file and the parser; a batch is done when both took it. */
+/** One writable feeding the file and the parser; a chunk is done when both took it. */
 function createTee(file: Writable, reader: Writable, onBytes?: (n: number) => void) {
   const hash = createHash('sha256');
   let bytes = 0;
   let digest: string | undefined;
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = (cb: (err?: Error | null) => void) => {
-    const batch = pending.length === 1 ? (pending[0] ?? Buffer.alloc(0)) : Buffer.concat(pending, pendingBytes);
-    pending = [];
-    pendingBytes = 0;
-    const waits: Promise<unknown>[] = [];
-    if (!file.write(batch)) waits.push(once(file, 'drain'));
-    if (!reader.write(batch)) waits.push(once(reader, 'drain'));
-    if (waits.length === 0) cb();
-    else
-      Promise.all(waits).then(() => {
-        cb();
-      }, cb);
-  };
   const sink: Writable = new Writable({
-    highWaterMark: batchBytes,
+    highWaterMark: 1 << 20,
     write(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       bytes += chunk.length;
       onBytes?.(bytes);
-      pending.push(chunk);
-      pendingBytes += chunk.length;
-      if (pendingBytes >= batchBytes) flush(cb);
-      else cb();
-    },
-    final(cb) {
-      const end = () => {
-        const done = Promise.all([once(file, 'close'), once(reader, 'finish')]);
-        file.end();
-        reader.end();
-        done.then(() => {
+      const waits: Promise<unknown>[] = [];
+      if (!file.write(chunk)) waits.push(once(file, 'drain'));
+      if (!reader.write(chunk)) waits.push(once(reader, 'drain'));
+      if (waits.length === 0) cb();
+      else
+        Promise.all(waits).then(() => {
           cb();
         }, cb);
-      };
-      if (pendingBytes > 0)
-        flush((err) => {
-          if (err) cb(err);
-          else end();
-        });
-      else end();
+    },
+    final(cb) {
+      const done = Promise.all([once(file, 'close'), once(reader, 'finish')]);
+      file.end();
+      reader.end();
+      done.then(() => {
+        cb();
+      }, cb);
     },
   });
   const fail = (err: Error) => {
