@@ -3,6 +3,8 @@ import type { Config } from './config/schema.js';
 import { noEvents, type EventSink } from './lib/events.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
+import { createBackupService } from './backup/service.js';
+import { backupRoutes } from './server/routes/backups.js';
 import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
 import { pullCheckRoutes } from './server/routes/pull-checks.js';
@@ -65,11 +67,13 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     ...(hosts === undefined ? {} : { hosts: () => hosts.manager.status() }),
     ...(kube === undefined ? {} : { api: () => buildApiStatus(kube.server, watches) }),
   };
+  const backups = await createBackupService({ config, logger: logger.child({ component: 'backup' }), metrics });
   const routes: FastifyPluginAsync[] = [
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
     pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust), shutdown: shutdown.signal }),
+    backupRoutes({ backups }),
   ];
   const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kubeReviewer(kube, metrics) });
   await source.start(() => void trust.reconcile());
@@ -92,6 +96,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
       await source.stop();
       await hosts?.stop();
       await trust.idle();
+      await backups.stop();
       await servers.stop();
       logger.info('node-ca agent stopped');
     },

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/errors.js';
 import { registerAgentCommand } from './agent.js';
 import { registerCleanupCommand } from './cleanup.js';
+import { registerBackupCommand } from './backup.js';
 import { registerDemoCommand } from './demo.js';
 import { packageVersion, registerVersionCommand } from './version.js';
 
@@ -13,6 +14,7 @@ const program = new Command('node-ca')
 
 registerAgentCommand(program);
 registerCleanupCommand(program);
+registerBackupCommand(program);
 registerDemoCommand(program);
 registerVersionCommand(program);
 

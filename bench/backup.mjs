@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// Backup benchmark: a verified backup through the node-ca agent against
+// `tar -cf X -C / src && sync X` on the same tree, runs alternating.
+// Targets: time ratio <= 1.10 on both trees; agent peak RSS (VmHWM) <= 150 MiB.
+// Usage (after `npm run build`): node bench/backup.mjs [--small] [--runs N] [--dir BASE] [--agent-node-options '--max-semi-space-size=2']
+// Trees go under /var/tmp (a real disk, not tmpfs) and are deleted at the end.
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile, open } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const { values: opts } = parseArgs({
+  options: { 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
+});
+const runs = Number(opts.runs);
+const repo = path.resolve(import.meta.dirname, '..');
+const cli = path.join(repo, 'dist/cli/main.js');
+const MiB = 1024 * 1024;
+const trees = opts.small
+  ? [{ name: 'small-files', files: 20_000, min: 4096, max: 16384 }, { name: 'big-files', files: 2, big: 128 * MiB }]
+  : [{ name: 'small-files', files: 200_000, min: 4096, max: 16384 }, { name: 'big-files', files: 8, big: 256 * MiB }];
+
+const noise = randomBytes(16 * MiB);
+const slice = (n, seed) => noise.subarray(seed % (noise.length - n), (seed % (noise.length - n)) + n);
+
+async function generate(dir, t) {
+  await mkdir(dir, { recursive: true });
+  if (t.big) {
+    for (let i = 0; i < t.files; i++) {
+      const fh = await open(path.join(dir, `part.${i}`), 'w');
+      for (let w = 0; w < t.big; w += 16 * MiB) await fh.write(randomBytes(Math.min(16 * MiB, t.big - w)));
+      await fh.close();
+    }
+    return;
+  }
+  const perDir = 1000;
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < t.files; i = next++) {
+      const d = path.join(dir, `bucket-${Math.floor(i / perDir)}`, 'xl.meta.d');
+      if (i % perDir === 0) await mkdir(d, { recursive: true });
+      else await waitDir(d);
+      await writeFile(path.join(d, `obj-${i}`), slice(t.min + ((i * 7919) % (t.max - t.min + 1)), i * 104729));
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}
+
+async function waitDir(d) {
+  for (let k = 0; k < 1000; k++) {
+    try { await import('node:fs').then((fs) => fs.promises.access(d)); return; } catch { await new Promise((r) => setTimeout(r, 5)); }
+  }
+  await mkdir(d, { recursive: true });
+}
+
+async function timeTar(src, out) {
+  const t0 = performance.now();
+  execFileSync('tar', ['-cf', out, '-C', '/', src.slice(1)]);
+  execFileSync('sync', [out]);
+  const s = (performance.now() - t0) / 1000;
+  await rm(out, { force: true });
+  return s;
+}
+
+async function startAgent(base, src) {
+  const config = path.join(base, 'agent.json');
+  await mkdir(path.join(base, 'ca'), { recursive: true });
+  await writeFile(config, JSON.stringify({
+    nodeIP: '10.9.9.9',
+    trust: { sourceDir: path.join(base, 'ca'), containerdCertsDir: '', dockerCertsDir: '' },
+    hosts: { file: '' },
+    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+    backup: { sources: { minio: src }, dir: path.join(base, 'out'), stateDir: path.join(base, 'state'), minFreePercent: 5 },
+  }));
+  const child = spawn(process.execPath, [cli, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH, NODE_NAME: 'bench', NODE_OPTIONS: opts['agent-node-options'] } });
+  const url = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      try { const j = JSON.parse(l); if (j.msg === 'node-ca agent started') resolve(j.url); } catch { /* not JSON */ }
+    });
+    child.on('exit', () => reject(new Error('agent exited')));
+  });
+  return { child, url };
+}
+
+async function timeAgent(base, src) {
+  const { child, url } = await startAgent(base, src);
+  try {
+    const t0 = performance.now();
+    const res = await fetch(`${url}/v1/backups`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    const job = await res.json();
+    if (res.status !== 202) throw new Error(JSON.stringify(job));
+    let done;
+    for (;;) {
+      done = await (await fetch(`${url}/v1/backups/${job.id}`)).json();
+      if (['Succeeded', 'Failed', 'Canceled'].includes(done.phase)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const s = (performance.now() - t0) / 1000;
+    if (done.phase !== 'Succeeded') throw new Error(JSON.stringify(done.error));
+    const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+    const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
+    return { s, rssMiB: hwmKiB / 1024, bytes: done.archive.bytes, matched: done.verification.matched };
+  } finally {
+    child.kill('SIGTERM');
+    await rm(path.join(base, 'out'), { recursive: true, force: true });
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const base = await mkdtemp(path.join(opts.dir, 'node-ca-bench-'));
+const results = [];
+try {
+  for (const t of trees) {
+    const src = path.join(base, t.name);
+    const g0 = performance.now();
+    await generate(src, t);
+    execFileSync('sync');
+    process.stderr.write(`${t.name}: generated in ${((performance.now() - g0) / 1000).toFixed(1)} s\n`);
+    const agentRuns = [];
+    const tarRuns = [];
+    await timeTar(src, path.join(base, 'warm.tar')); // page-cache warm-up, not counted
+    for (let r = 0; r < runs; r++) {
+      agentRuns.push(await timeAgent(base, src));
+      tarRuns.push(await timeTar(src, path.join(base, 'plain.tar')));
+      process.stderr.write(`  run ${r + 1}: node-ca ${agentRuns.at(-1).s.toFixed(2)} s (RSS ${agentRuns.at(-1).rssMiB.toFixed(0)} MiB), tar+sync ${tarRuns.at(-1).toFixed(2)} s\n`);
+    }
+    const nodeCa = median(agentRuns.map((x) => x.s));
+    const tar = median(tarRuns);
+    results.push({ tree: t.name, files: t.files, archiveBytes: agentRuns[0].bytes, nodeCaSeconds: nodeCa, tarSyncSeconds: tar, ratio: nodeCa / tar, peakRssMiB: Math.max(...agentRuns.map((x) => x.rssMiB)), verified: agentRuns.every((x) => x.matched) });
+    await rm(src, { recursive: true, force: true });
+  }
+} finally {
+  await rm(base, { recursive: true, force: true });
+}
+console.log(JSON.stringify({ bench: 'backup', small: opts.small, runs, agentNodeOptions: opts['agent-node-options'], results }, null, 2));
+for (const r of results)
+  console.log(`${r.tree}: node-ca ${r.nodeCaSeconds.toFixed(2)} s vs tar+sync ${r.tarSyncSeconds.toFixed(2)} s = ratio ${r.ratio.toFixed(3)} (target <= 1.10); peak RSS ${r.peakRssMiB.toFixed(0)} MiB (target <= 150); ${(r.archiveBytes / 2 ** 30).toFixed(2)} GiB verified=${r.verified}`);

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import tarStream, { type Header } from 'tar-stream';
+import type { Writable } from 'node:stream';
+
+export interface ArchiveMember {
+  readonly name: string;
+  readonly type: string;
+  readonly size: number;
+  readonly linkname?: string;
+  /** sha256 of a regular file's content; for a hard link, that of its target. */
+  readonly sha256?: string;
+}
+
+/**
+ * Parses the tar stream as it is written (no second read of the source):
+ * every member is reported with the sha256 of its content. `onMember` may
+ * return a promise (a manifest write), which holds the parser: backpressure.
+ */
+export function createArchiveReader(
+  onMember: (m: ArchiveMember) => void | Promise<void>,
+  linkTargets: ReadonlySet<string> = new Set(),
+): Writable {
+  const extract = tarStream.extract();
+  // Hard-link targets' hashes, so a link's manifest line needs no second read.
+  const hashes = new Map<string, string>();
+  extract.on('entry', (header, stream, next) => {
+    const hash = header.type === 'file' || header.type === 'contiguous-file' ? createHash('sha256') : undefined;
+    stream.on('data', (chunk: unknown) => {
+      hash?.update(chunk as Buffer);
+    });
+    stream.on('end', () => {
+      const member = toMember(header, hash?.digest('hex') ?? linkHash(header, hashes));
+      if (member.sha256 !== undefined && linkTargets.has(member.name)) hashes.set(member.name, member.sha256);
+      Promise.resolve(onMember(member)).then(() => {
+        next();
+      }, next);
+    });
+    // A truncated stream (tar killed) errors the entry too; the extract itself reports it.
+    stream.on('error', () => undefined);
+    stream.resume();
+  });
+  // tar-stream 3 is built on streamx, whose writable has the same write/drain/finish contract.
+  return extract as unknown as Writable;
+}
+
+function linkHash(header: Header, hashes: ReadonlyMap<string, string>): string | undefined {
+  return header.type === 'link' && header.linkname ? hashes.get(header.linkname) : undefined;
+}
+
+function toMember(header: Header, sha256: string | undefined): ArchiveMember {
+  return {
+    name: header.name,
+    type: header.type,
+    size: header.size,
+    ...(header.linkname ? { linkname: header.linkname } : {}),
+    ...(sha256 === undefined ? {} : { sha256 }),
+  };
+}

@@ -1,0 +1,102 @@
+import type { BackupFailureCode, BackupVerification } from './job.js';
+import type { SourceWalk, WalkEntry } from './walk.js';
+
+/** Longest `changedDuringBackup` list kept in a job (a live MinIO can change many files). */
+export const maxListed = 1000;
+
+/** The source-relative path of an archive member name, or undefined when outside the source. */
+export function relativeOf(prefix: string, name: string): string | undefined {
+  const bare = name.replace(/\/+$/, '');
+  if (bare === prefix) return '';
+  return bare.startsWith(`${prefix}/`) ? bare.slice(prefix.length + 1) : undefined;
+}
+
+const tarTypes: Readonly<Record<string, WalkEntry['type']>> = {
+  file: 'file',
+  'contiguous-file': 'file',
+  directory: 'directory',
+  symlink: 'symlink',
+  link: 'link',
+  fifo: 'other',
+  'character-device': 'other',
+  'block-device': 'other',
+};
+
+/** Checks archive members against the walk taken before the backup: names, types, sizes. */
+export class ArchiveCheck {
+  files = 0;
+  bytes = 0;
+  readonly mismatched: string[] = [];
+  private readonly seen: Uint8Array;
+
+  constructor(
+    private readonly before: SourceWalk,
+    private readonly prefix: string,
+  ) {
+    this.seen = new Uint8Array(before.entries.size);
+  }
+
+  observe(header: { name: string; type?: string | null; size?: number }): void {
+    const type = tarTypes[header.type ?? 'file'] ?? 'other';
+    const size = type === 'file' ? (header.size ?? 0) : 0;
+    if (type === 'file') {
+      this.files += 1;
+      this.bytes += size;
+    }
+    const rel = relativeOf(this.prefix, header.name);
+    const want = rel === undefined ? undefined : this.before.entries.get(rel);
+    if (want === undefined || want.type !== type || want.size !== size) this.mismatched.push(rel ?? header.name);
+    else this.seen[want.index] = 1;
+  }
+
+  /** Walked entries (sockets aside, which tar skips) that no member matched. */
+  missing(): string[] {
+    const out: string[] = [];
+    for (const [rel, e] of this.before.entries) if (this.seen[e.index] === 0 && e.type !== 'socket') out.push(rel);
+    return out;
+  }
+}
+
+export interface VerifyInput {
+  readonly before: SourceWalk;
+  readonly check: ArchiveCheck;
+  readonly archiveBytes: number;
+  /** From both walks and from tar's own "file changed as we read it" warnings. */
+  readonly changed: readonly string[];
+  readonly allowChanges: boolean;
+}
+
+export interface VerifyOutcome {
+  readonly verification: BackupVerification;
+  readonly failure?: { code: BackupFailureCode; message: string };
+}
+
+/** The verdict: unexplained differences fail, changes fail unless allowed. */
+export function verifyBackup(input: VerifyInput): VerifyOutcome {
+  const { before, check } = input;
+  const changed = [...new Set(input.changed)].sort();
+  const changedSet = new Set(changed);
+  const unexplained = [...check.mismatched, ...check.missing()].filter((p) => !changedSet.has(p));
+  const sizeOk = changed.length > 0 || input.archiveBytes === before.expectedArchiveBytes;
+  const verification: BackupVerification = {
+    sourceFiles: before.files,
+    sourceBytes: before.bytes,
+    sourceDiskBytes: before.diskBytes,
+    archiveFiles: check.files,
+    archiveBytes: check.bytes,
+    expectedArchiveBytes: before.expectedArchiveBytes,
+    matched: changed.length === 0 && unexplained.length === 0 && sizeOk,
+    changedDuringBackup: changed.slice(0, maxListed),
+  };
+  return { verification, ...failureOf(input, unexplained, sizeOk, changed.length) };
+}
+
+function failureOf(input: VerifyInput, unexplained: string[], sizeOk: boolean, changed: number): Pick<VerifyOutcome, 'failure'> {
+  if (unexplained.length > 0)
+    return { failure: { code: 'VERIFY_FAILED', message: `${unexplained.length} archive entries differ from the source, e.g. ${unexplained.slice(0, 3).join(', ')}` } };
+  if (!sizeOk)
+    return { failure: { code: 'VERIFY_FAILED', message: `archive is ${input.archiveBytes} bytes, expected ${input.before.expectedArchiveBytes}` } };
+  if (changed > 0 && !input.allowChanges)
+    return { failure: { code: 'SOURCE_CHANGED', message: `${changed} paths changed during the backup; stop writes or set allowChanges` } };
+  return {};
+}

@@ -1,0 +1,167 @@
+import { lstatSync, type Stats, opendirSync, readlinkSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
+import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
+
+/** One walked entry, keyed by its path relative to the source ('' is the source itself). */
+export interface WalkEntry {
+  readonly type: MemberType | 'socket';
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** Position in walk order (lets a verifier mark entries seen in a flat array). */
+  readonly index: number;
+}
+
+export interface SourceWalk {
+  readonly entries: ReadonlyMap<string, WalkEntry>;
+  /** Regular files and their content bytes, each inode once (tar stores further hard links as links). */
+  readonly files: number;
+  readonly bytes: number;
+  /** Allocated blocks × 512 of every inode once, as `du` counts. */
+  readonly diskBytes: number;
+  readonly expectedArchiveBytes: number;
+  /** Member names of the first link of every inode with several hard links. */
+  readonly linkTargets: ReadonlySet<string>;
+  /** Size of the `.manifest` sidecar (one sha256sum line per file and hard link). */
+  readonly manifestBytes: number;
+}
+
+/** The archive member name prefix of a source: `/cpaas/minio` → `cpaas/minio`. */
+export function memberPrefix(sourceDir: string): string {
+  return path.resolve(sourceDir).replace(/^\/+/, '');
+}
+
+/** Archive name of a relative path: what `tar -cf - -C / cpaas/minio` writes. */
+export function memberName(prefix: string, rel: string, type: WalkEntry['type']): string {
+  const name = rel === '' ? prefix : `${prefix}/${rel}`;
+  return type === 'directory' ? `${name}/` : name;
+}
+
+interface WalkState {
+  root: string;
+  prefix: string;
+  entries: Map<string, WalkEntry>;
+  inodes: Map<string, string>;
+  files: number;
+  bytes: number;
+  diskBytes: number;
+  members: number;
+  visited: number;
+  manifestBytes: number;
+  /** What to do with each entry: record it, or compare it with an earlier walk. */
+  onEntry: (s: WalkState, rel: string, st: Stats) => void;
+  compare?: { before: SourceWalk; seen: Uint8Array; changed: string[] };
+}
+
+function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
+  const root = path.resolve(sourceDir);
+  return { root, prefix: memberPrefix(root), entries: new Map(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, visited: 0, manifestBytes: 0, onEntry };
+}
+
+/**
+ * lstat-based walk in GNU tar's own order (depth first, directory entries in
+ * readdir order), so the first name of a hard-linked inode is the one tar
+ * stores with data and the others become links to it.
+ */
+export async function walkSource(sourceDir: string): Promise<SourceWalk> {
+  const s = newState(sourceDir, record);
+  await visit(s, '', await lstat(s.root));
+  const { entries, files, bytes, diskBytes, manifestBytes } = s;
+  return { entries, files, bytes, diskBytes, manifestBytes, expectedArchiveBytes: archiveBytes(s.members), linkTargets: new Set(s.inodes.values()) };
+}
+
+/**
+ * The second walk, compared on the fly with the first (nothing stored):
+ * paths whose type, size or mtime differ, that appeared or that vanished.
+ */
+export async function walkChanges(sourceDir: string, before: SourceWalk): Promise<string[]> {
+  const s = newState(sourceDir, compareEntry);
+  const compare = { before, seen: new Uint8Array(before.entries.size), changed: [] as string[] };
+  s.compare = compare;
+  await visit(s, '', await lstat(s.root));
+  for (const [rel, e] of before.entries) if (compare.seen[e.index] === 0) compare.changed.push(rel);
+  return compare.changed;
+}
+
+function compareEntry(s: WalkState, rel: string, st: Stats): void {
+  const c = s.compare;
+  if (c === undefined) return;
+  let type = typeOf(st);
+  if (type === 'file' && st.nlink > 1) {
+    const inode = `${st.dev}:${st.ino}`;
+    if (s.inodes.has(inode)) type = 'link';
+    else s.inodes.set(inode, rel);
+  }
+  const a = c.before.entries.get(rel);
+  if (a !== undefined) c.seen[a.index] = 1;
+  const size = type === 'file' ? st.size : 0;
+  if (a === undefined || a.type !== type || a.size !== size || a.mtimeMs !== st.mtimeMs) c.changed.push(rel);
+}
+
+/**
+ * Synchronous lstat (a few µs each, no thread-pool round trip: the async
+ * form made a 200,000-file walk take tens of seconds), yielding to the event
+ * loop every few hundred entries so the agent keeps answering.
+ */
+async function visit(s: WalkState, rel: string, st: Stats): Promise<void> {
+  s.onEntry(s, rel, st);
+  if (!st.isDirectory()) return;
+  const dir = path.join(s.root, rel);
+  for (const name of readNames(dir)) {
+    const child = rel === '' ? name : `${rel}/${name}`;
+    // A name removed since readdir (a live MinIO) is skipped here; the other walk reports it.
+    const cst = lstatSync(`${dir}/${name}`, { throwIfNoEntry: false });
+    if (cst === undefined) continue;
+    if (cst.isDirectory()) await visit(s, child, cst);
+    else s.onEntry(s, child, cst);
+    if (++s.visited % yieldEvery === 0) await new Promise((r) => setImmediate(r));
+  }
+}
+
+const yieldEvery = 512;
+
+/**
+ * Names in the directory's own order, as GNU tar's savedir reads them
+ * (`--sort=none`); fs.readdir would sort them (libuv's scandir).
+ */
+function readNames(dir: string): string[] {
+  const names: string[] = [];
+  const d = opendirSync(dir, { bufferSize: 1024 });
+  try {
+    for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name);
+  } finally {
+    d.closeSync();
+  }
+  return names;
+}
+
+function typeOf(st: Stats): WalkEntry['type'] {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  return st.isSocket() ? 'socket' : 'other';
+}
+
+function record(s: WalkState, rel: string, st: Stats): void {
+  let type = typeOf(st);
+  // tar skips sockets ("socket ignored"); they are kept for change detection only.
+  const name = memberName(s.prefix, rel, type);
+  let linkTarget: string | undefined;
+  const inode = `${st.dev}:${st.ino}`;
+  const first = st.nlink > 1 && type === 'file' ? s.inodes.get(inode) : undefined;
+  if (first !== undefined) {
+    type = 'link';
+    linkTarget = first;
+  } else {
+    if (st.nlink > 1 && type === 'file') s.inodes.set(inode, name);
+    s.diskBytes += st.blocks * 512;
+    if (type === 'file') {
+      s.files += 1;
+      s.bytes += st.size;
+    }
+  }
+  if (type === 'file' || type === 'link') s.manifestBytes += 68 + Buffer.byteLength(name);
+  if (type === 'symlink') linkTarget = readlinkSync(path.join(s.root, rel));
+  s.entries.set(rel, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, index: s.entries.size });
+  if (type !== 'socket') s.members += memberBytes({ name, type, size: st.size, ...(linkTarget === undefined ? {} : { linkTarget }) });
+}

@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { backupAgentConfig, isAlive, makeTree, writeGatedTar } from '../support/backup.js';
+import { waitFor } from '../support/poll.js';
+
+interface Job {
+  id: string;
+  phase: string;
+  progress: { bytesDone: number };
+  verification?: { changedDuringBackup: string[]; matched: boolean };
+  error?: { code: string };
+}
+
+let root: string;
+const agents: AgentProcess[] = [];
+const pids: number[] = [];
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'node-ca-bkf-'));
+  await mkdir(path.join(root, 'ca'));
+  await mkdir(path.join(root, 'src'));
+});
+
+afterEach(async () => {
+  for (const a of agents.splice(0)) await a.stop('SIGKILL');
+  for (const pid of pids.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  await rm(root, { recursive: true, force: true });
+});
+
+async function start(options: Parameters<typeof startAgentProcess>[0]): Promise<AgentProcess> {
+  const a = await startAgentProcess(options);
+  agents.push(a);
+  return a;
+}
+
+async function api(agent: AgentProcess, method: string, url: string, body?: unknown) {
+  const res = await fetch(`${agent.url ?? ''}${url}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const getJob = async (agent: AgentProcess, id: string) => (await api(agent, 'GET', `/v1/backups/${id}`)).body as unknown as Job;
+
+async function finished(agent: AgentProcess, id: string): Promise<Job> {
+  return waitFor(
+    async () => {
+      const job = await getJob(agent, id);
+      return ['Succeeded', 'Failed', 'Canceled'].includes(job.phase) ? job : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 50, message: `backup ${id} to finish` },
+  );
+}
+
+/** A gated tar on PATH: the backup stalls after `gateBytes` until the test opens the gate. */
+async function gated(gateBytes: number) {
+  const bin = path.join(root, 'bin');
+  const gateFile = path.join(root, 'gate');
+  const pidFile = path.join(root, 'tar.pid');
+  await writeGatedTar(bin, { gateFile, pidFile, gateBytes });
+  return {
+    env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
+    open: () => writeFile(gateFile, ''),
+    pid: async () => Number(await waitFor(() => readFile(pidFile, 'utf8'), { timeoutMs: 10_000 })),
+  };
+}
+
+describe('backup failures (agent process, real GNU tar)', () => {
+  it('marks a backup killed with the agent (kill -9) INTERRUPTED after restart, partial removed', async () => {
+    await makeTree(path.join(root, 'src'), 500);
+    const gate = await gated(40960);
+    const config = backupAgentConfig(root);
+    const first = await start({ config, env: gate.env });
+    const id = String((await api(first, 'POST', '/v1/backups', {})).body.id);
+    await waitFor(async () => (await getJob(first, id)).progress.bytesDone >= 40960, { timeoutMs: 20_000 });
+    const partial = path.join(root, 'backup', '10.1.2.3-minio.tar.partial');
+    await stat(partial); // the .partial exists: the kill lands mid-backup
+    pids.push(await gate.pid());
+    await first.stop('SIGKILL');
+    const second = await start({ config });
+    const job = await getJob(second, id);
+    expect(job).toMatchObject({ phase: 'Failed', error: { code: 'INTERRUPTED' } });
+    expect(await readdir(path.join(root, 'backup'))).toEqual([]);
+  });
+
+  it('fails SOURCE_CHANGED when a file is rewritten during the backup, and succeeds with allowChanges', async () => {
+    const src = path.join(root, 'src');
+    await makeTree(src, 200);
+    for (const allowChanges of [false, true]) {
+      await rm(path.join(root, 'gate'), { force: true });
+      const gate = await gated(0);
+      const agent = await start({ config: backupAgentConfig(root), env: gate.env });
+      const id = String((await api(agent, 'POST', '/v1/backups', { allowChanges })).body.id);
+      pids.push(await gate.pid());
+      await writeFile(path.join(src, 'bucket 4', 'part.4'), randomBytes(12_345));
+      await gate.open();
+      const job = await finished(agent, id);
+      expect(job.verification?.changedDuringBackup).toContain('bucket 4/part.4');
+      expect(job.verification?.matched).toBe(false);
+      if (allowChanges) expect(job.phase).toBe('Succeeded');
+      else {
+        expect(job).toMatchObject({ phase: 'Failed', error: { code: 'SOURCE_CHANGED' } });
+        expect(await readdir(path.join(root, 'backup'))).toEqual([]);
+      }
+      await agent.stop();
+    }
+  });
+
+  it('on a 2 MiB tmpfs: 507 at preflight, NO_SPACE with no partial when the source grows after it', async () => {
+    const src = path.join(root, 'src');
+    const backupDir = path.join(root, 'backup');
+    await mkdir(backupDir);
+    for (let d = 0; d < 8; d++) {
+      await mkdir(path.join(src, `d${d}`));
+      await writeFile(path.join(src, `d${d}`, 'seed'), randomBytes(100_000));
+    }
+    await writeFile(path.join(src, 'big'), randomBytes(3 << 20));
+    const gate = await gated(0);
+    // A private mount namespace: the tmpfs exists for the agent only.
+    const prefix = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs -o size=2m tmpfs "$0" && exec "$@"', backupDir];
+    const agent = await start({ config: backupAgentConfig(root), env: gate.env, prefix });
+    const inAgentNs = () => execFileSync('nsenter', ['-t', String(agent.pid), '-m', '--', 'ls', '-A', backupDir], { encoding: 'utf8' }).trim();
+    const refused = await api(agent, 'POST', '/v1/backups', {});
+    expect(refused.status).toBe(507);
+    expect(refused.body.error).toMatchObject({ code: 'INSUFFICIENT_STORAGE' });
+    expect(inAgentNs()).toBe('');
+
+    await rm(path.join(src, 'big'));
+    const started = await api(agent, 'POST', '/v1/backups', {});
+    expect(started.status).toBe(202);
+    pids.push(await gate.pid());
+    // tar is held before its first byte; every directory it has not entered yet grows past the tmpfs.
+    for (let d = 0; d < 8; d++) await writeFile(path.join(src, `d${d}`, 'growth'), randomBytes(3 << 20));
+    await gate.open();
+    const job = await finished(agent, String(started.body.id));
+    expect(job).toMatchObject({ phase: 'Failed', error: { code: 'NO_SPACE' } });
+    expect(inAgentNs()).toBe('');
+  });
+});

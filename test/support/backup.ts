@@ -1,0 +1,97 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** What the agent config needs for a backup test on loopback. */
+export function backupAgentConfig(root: string, extra: { minFreePercent?: number; backupDir?: string } = {}) {
+  return {
+    nodeIP: '10.1.2.3',
+    trust: { sourceDir: path.join(root, 'ca'), containerdCertsDir: '', dockerCertsDir: '' },
+    hosts: { file: '' },
+    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+    backup: {
+      sources: { minio: path.join(root, 'src'), other: path.join(root, 'missing') },
+      dir: extra.backupDir ?? path.join(root, 'backup'),
+      stateDir: path.join(root, 'state'),
+      minFreePercent: extra.minFreePercent ?? 0,
+    },
+  };
+}
+
+/**
+ * A tree with the hard cases: thousands of files, empty files and
+ * directories, spaces and non-ASCII names, names of 100 bytes and more,
+ * hard links (also across directories) and symlinks (also with long targets).
+ */
+export async function makeTree(dir: string, files = 2000): Promise<void> {
+  await mkdir(path.join(dir, 'empty dir'), { recursive: true });
+  for (let d = 0; d < 20; d++) await mkdir(path.join(dir, `bucket ${d}`, 'ünïcødé 文件'), { recursive: true });
+  for (let i = 0; i < files; i++) {
+    const d = path.join(dir, `bucket ${i % 20}`, i % 3 === 0 ? 'ünïcødé 文件' : '');
+    await writeFile(path.join(d, `part.${i}`), randomBytes(i % 7 === 0 ? 0 : (i * 131) % 9000));
+  }
+  const long = path.join(dir, 'l'.repeat(120), 'n'.repeat(150));
+  await mkdir(long, { recursive: true });
+  await writeFile(path.join(long, 'f'.repeat(200)), randomBytes(700));
+  await writeFile(path.join(dir, 'x'.repeat(60)), 'exactly at the edge');
+  await link(path.join(long, 'f'.repeat(200)), path.join(dir, 'hard link to long'));
+  await link(path.join(dir, 'bucket 1', 'part.1'), path.join(dir, 'bucket 3', 'hard link'));
+  await symlink('bucket 2/part.2', path.join(dir, 'symlink'));
+  await symlink('t'.repeat(130), path.join(dir, 'dangling long symlink'));
+  await writeFile(path.join(dir, 'empty file'), '');
+}
+
+export function findCount(dir: string, type: 'f' | 'd' | 'l'): number {
+  return execFileSync('find', [dir, '-type', type], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+}
+
+export const tarBinary = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
+
+/**
+ * A `tar` for PATH that runs the real GNU tar but lets only `gateBytes` of
+ * its output through until `gateFile` exists: the test decides when a
+ * backup is "mid-stream" instead of racing it. It writes its pid to `pidFile`.
+ */
+export async function writeGatedTar(binDir: string, o: { gateFile: string; pidFile: string; gateBytes: number }): Promise<void> {
+  await mkdir(binDir, { recursive: true });
+  const script = `#!${process.execPath}
+import { spawn } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+writeFileSync(${JSON.stringify(o.pidFile)}, String(process.pid));
+const tar = spawn(${JSON.stringify(tarBinary)}, process.argv.slice(2), { stdio: ['ignore', 'pipe', 'inherit'] });
+process.on('SIGTERM', () => { tar.kill('SIGKILL'); process.exit(143); });
+const limit = ${o.gateBytes};
+let passed = 0;
+let open = false;
+const forward = (chunk) => {
+  if (!process.stdout.write(chunk)) { tar.stdout.pause(); process.stdout.once('drain', () => tar.stdout.resume()); }
+};
+tar.stdout.on('data', (chunk) => {
+  if (open) return forward(chunk);
+  const room = limit - passed;
+  if (chunk.length <= room) { passed += chunk.length; return forward(chunk); }
+  if (room > 0) process.stdout.write(chunk.subarray(0, room));
+  passed = limit;
+  tar.stdout.pause();
+  const t = setInterval(() => {
+    if (!existsSync(${JSON.stringify(o.gateFile)})) return;
+    clearInterval(t);
+    open = true;
+    forward(chunk.subarray(room));
+    tar.stdout.resume();
+  }, 20);
+});
+tar.on('close', (code) => process.stdout.end(() => process.exit(code ?? 2)));
+`;
+  await writeFile(path.join(binDir, 'tar'), script, { mode: 0o755 });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
