@@ -11,6 +11,10 @@ import { createApp } from './server/app.js';
 import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
+import { trustRoutes } from './server/routes/trust.js';
+import { readContainerdVersion } from './doctor/containerd-version.js';
+import { unreachableServiceAddresses } from './doctor/hosts.js';
+import { runDoctor } from './doctor/run.js';
 import { createSelfSignedCertificate, readTlsFiles, type TlsMaterial } from './server/tls.js';
 import { removeLeftovers } from './trust/apply.js';
 import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from './trust/reconciler.js';
@@ -49,6 +53,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
+    trustRoutes({ report: () => runDoctor({ config, source, services: unreachableServiceAddresses('no Kubernetes client in this build'), containerdVersion: () => readContainerdVersion(config.pull.hostExec) }) }),
   ];
   const servers = await startServers(config, logger, routes);
   await source.start(() => void trust.reconcile());
@@ -77,7 +82,7 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
   return targets;
 }
 
-function createTrustSource(config: Config): TrustSource {
+export function createTrustSource(config: Config): TrustSource {
   if (config.trust.sourceDir !== undefined) return createDirectorySource(config.trust.sourceDir);
   throw new Error('trust.configMap (API source) is not available yet; set trust.sourceDir');
 }
