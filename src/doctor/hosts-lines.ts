@@ -1,7 +1,9 @@
+import { hostsMarker, parseManagedLine } from '../hosts/hosts-file.js';
+
 /**
- * A minimal, read-only hosts-file parser for doctor (the agent's writer lives
- * in src/hosts). Every address line with its number; `managed` when it ends
- * with node-ca's `# node-ca` marker.
+ * A read-only hosts-file reading for doctor: every address line with its
+ * number, the foreign ones too (src/hosts only needs its own); `managed`
+ * when the line ends with node-ca's `# node-ca` marker.
  */
 export interface HostsLine {
   /** 1-based, as `sed -n Np` counts. */
@@ -11,14 +13,13 @@ export interface HostsLine {
   readonly managed: boolean;
 }
 
-const marker = '# node-ca';
-
 export function parseHostsLines(content: string): HostsLine[] {
   const out: HostsLine[] = [];
   content.split('\n').forEach((raw, i) => {
     const text = raw.replace(/\r$/, '').trimEnd();
-    const managed = text.endsWith(marker);
-    const body = (managed ? text.slice(0, -marker.length) : text).replace(/#.*$/, '').trim();
+    // The agent's own rule decides which lines are its (src/hosts).
+    const managed = parseManagedLine(text) !== undefined;
+    const body = (managed ? text.slice(0, -hostsMarker.length) : text).replace(/#.*$/, '').trim();
     if (body === '') return;
     const [ip, ...names] = body.split(/\s+/);
     if (ip !== undefined && names.length > 0) out.push({ lineNo: i + 1, ip, names, managed });

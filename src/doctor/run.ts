@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
+import { serviceNames } from '../hosts/plan.js';
 import { errnoCode, errorMessage } from '../lib/errors.js';
 import { readCertsDir } from '../trust/apply.js';
 import { planDesiredState, type DesiredState } from '../trust/desired.js';
@@ -88,7 +89,7 @@ async function hostsChecks(deps: DoctorDeps): Promise<CheckResult[]> {
   const inputs = await Promise.all(
     services.map(async (s) => ({
       ...s,
-      names: [`${s.name}.${s.namespace}.svc`, `${s.name}.${s.namespace}.svc.${clusterDomain}`],
+      names: serviceNames(s, clusterDomain),
       addresses: await deps.services.lookup(s.namespace, s.name),
     })),
   );
