@@ -16,9 +16,15 @@ export interface FilesInput {
   readonly dirs: readonly ObservedCertsDir[];
   /** Where the source is, for remedies: `kubectl -n ns edit configmap name` or a directory. */
   readonly sourceHint: string;
+  /** This node's name, for the restart command in remedies. */
+  readonly node: string;
 }
 
-const AGENT_FIX = 'let node-ca rewrite its files: kubectl -n image-registry-system delete pod -l app.kubernetes.io/name=node-ca --field-selector spec.nodeName=<this node>';
+/** node-ca rewrites drifted files on its next resync; a pod restart does it now. */
+function agentFix(node: string): string {
+  return `let node-ca rewrite its files: kubectl -n image-registry-system delete pod -l app.kubernetes.io/name=node-ca --field-selector spec.nodeName=${node}`;
+}
+
 
 /**
  * Files vs source: every valid source host has, in every enabled certs dir,
@@ -30,21 +36,22 @@ export function checkTrustFiles(input: FilesInput): CheckResult[] {
   const results: CheckResult[] = input.invalid.map((k) =>
     fail('trust.invalid-key', k.key, `invalid source key: ${k.reason}${k.host === undefined ? '' : `; the last good files of ${k.host} are kept`}`, `fix key "${k.key}": ${input.sourceHint}`),
   );
-  for (const dir of input.dirs) results.push(...checkDir(dir, input.registries));
+  for (const dir of input.dirs) results.push(...checkDir(dir, input.registries, agentFix(input.node)));
   return results;
 }
 
-function checkDir(dir: ObservedCertsDir, registries: readonly DesiredRegistry[]): CheckResult[] {
+function checkDir(dir: ObservedCertsDir, registries: readonly DesiredRegistry[], fix: string): CheckResult[] {
   const filesId = dir.flavor === 'docker' ? 'docker.certs-dir' : 'trust.files';
   if (dir.observed === undefined)
-    return [fail(filesId, dir.dir, 'certs dir does not exist: the agent has never written it here', AGENT_FIX)];
+    return [fail(filesId, dir.dir, 'certs dir does not exist: the agent has never written it here', fix)];
   const byName = new Map(dir.observed.map((e) => [e.name, e]));
-  return registries.flatMap((r) => checkHost(dir, r, byName.get(r.host), filesId));
+  return registries.flatMap((r) => checkHost(dir, r, byName.get(r.host), { filesId, fix }));
 }
 
-function checkHost(dir: ObservedCertsDir, r: DesiredRegistry, entry: ObservedEntry | undefined, filesId: string): CheckResult[] {
+function checkHost(dir: ObservedCertsDir, r: DesiredRegistry, entry: ObservedEntry | undefined, at: { filesId: string; fix: string }): CheckResult[] {
+  const { filesId, fix } = at;
   const subject = `${dir.dir}/${r.host}`;
-  if (entry === undefined) return [fail(filesId, subject, `missing: source key "${r.key}" has no directory here`, AGENT_FIX)];
+  if (entry === undefined) return [fail(filesId, subject, `missing: source key "${r.key}" has no directory here`, fix)];
   if (!entry.isDirectory)
     return [fail('trust.conflict', subject, 'a file, not a directory, holds this registry name', `move it away: mv ${subject} ${subject}.bak`)];
   const results = skipVerify(subject, entry.files[HOSTS_TOML]);
@@ -52,11 +59,11 @@ function checkHost(dir: ObservedCertsDir, r: DesiredRegistry, entry: ObservedEnt
     results.unshift(fail('trust.conflict', subject, `administrator directory (no ${MARKER_FILE} marker) shadows the source host; node-ca leaves it alone`, `if it is not needed: mv ${subject} /root/${r.host}.certs.bak (node-ca then writes its own)`));
     return results;
   }
-  return [...compareOwned(dir, r, entry, { subject, filesId }), ...results];
+  return [...compareOwned(dir, r, entry, { subject, filesId, fix }), ...results];
 }
 
-function compareOwned(dir: ObservedCertsDir, r: DesiredRegistry, entry: ObservedEntry, at: { subject: string; filesId: string }): CheckResult[] {
-  const { subject, filesId } = at;
+function compareOwned(dir: ObservedCertsDir, r: DesiredRegistry, entry: ObservedEntry, at: { subject: string; filesId: string; fix: string }): CheckResult[] {
+  const { subject, filesId, fix } = at;
   const ca = entry.files[CA_FILE];
   const problems: string[] = [];
   if (ca === undefined) problems.push(`${CA_FILE} missing`);
@@ -65,21 +72,22 @@ function compareOwned(dir: ObservedCertsDir, r: DesiredRegistry, entry: Observed
     problems.push(entry.files[HOSTS_TOML] === undefined ? `${HOSTS_TOML} missing` : `${HOSTS_TOML} differs from what node-ca renders`);
   const results: CheckResult[] = [
     problems.length > 0
-      ? fail(filesId, subject, problems.join('; '), AGENT_FIX)
+      ? fail(filesId, subject, problems.join('; '), fix)
       : ok(filesId, subject, dir.flavor === 'containerd' ? `${CA_FILE} and ${HOSTS_TOML} match the source` : `${CA_FILE} matches the source`),
   ];
-  results.push(checkMarker(subject, entry.files[MARKER_FILE] ?? '', ca, r.key));
+  results.push(checkMarker({ subject, fix }, entry.files[MARKER_FILE] ?? '', ca, r.key));
   return results;
 }
 
-function checkMarker(subject: string, text: string, ca: string | undefined, key: string): CheckResult {
+function checkMarker(at: { subject: string; fix: string }, text: string, ca: string | undefined, key: string): CheckResult {
+  const { subject, fix } = at;
   const marker = parseMarker(text);
   const where = `${subject}/${MARKER_FILE}`;
-  if (marker === undefined) return fail('trust.marker', where, 'marker is not node-ca JSON', AGENT_FIX);
-  if (marker.key !== key) return fail('trust.marker', where, `marker names key "${marker.key}", the source has "${key}"`, AGENT_FIX);
+  if (marker === undefined) return fail('trust.marker', where, 'marker is not node-ca JSON', fix);
+  if (marker.key !== key) return fail('trust.marker', where, `marker names key "${marker.key}", the source has "${key}"`, fix);
   const actual = ca === undefined ? 'none' : sha256Hex(ca);
   if (marker.sha256 !== actual)
-    return fail('trust.marker', where, `marker sha256 ${marker.sha256.slice(0, 12)}… disagrees with ${CA_FILE} (${actual.slice(0, 12)}…): edited by hand?`, AGENT_FIX);
+    return fail('trust.marker', where, `marker sha256 ${marker.sha256.slice(0, 12)}… disagrees with ${CA_FILE} (${actual.slice(0, 12)}…): edited by hand?`, fix);
   return ok('trust.marker', where, `marker agrees with ${CA_FILE} (sha256 ${actual.slice(0, 12)}…)`);
 }
 

@@ -45,5 +45,6 @@ export function renderReportText(report: DoctorReport, options: { color: boolean
 export function summaryLine(report: DoctorReport): string {
   const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
   const verdict = report.ok ? 'no failures' : 'PROBLEMS FOUND';
-  return `node ${report.node}: ${verdict} (${count('fail')} failed, ${count('warn')} warnings, ${count('ok')} ok)`;
+  const warnings = count('warn');
+  return `node ${report.node}: ${verdict} (${count('fail')} failed, ${warnings} warning${warnings === 1 ? '' : 's'}, ${count('ok')} ok)`;
 }

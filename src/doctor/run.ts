@@ -34,7 +34,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   const desired = await readDesired(deps.source, checks);
   if (desired !== undefined) {
     const hint = sourceHint(config);
-    checks.push(...checkTrustFiles({ registries: desired.registries, invalid: desired.invalid, dirs: await observeDirs(config), sourceHint: hint }));
+    checks.push(...checkTrustFiles({ registries: desired.registries, invalid: desired.invalid, dirs: await observeDirs(config), sourceHint: hint, node: config.nodeName }));
     checks.push(...checkCertificates(desired.registries, now, hint));
     const tls = await Promise.all(desired.registries.map(async (r) => checkRegistryTls(await installedCa(config, r.host), { now, ...(deps.probe === undefined ? {} : { probe: deps.probe }) })));
     checks.push(...tls.flat());

@@ -32,7 +32,7 @@ describe('files vs source check, real certs dirs', () => {
   }
   async function check(dirs: { dir: string; flavor: CertsDirFlavor }[] = [{ dir: containerd, flavor: 'containerd' }, { dir: docker, flavor: 'docker' }]) {
     const observed: ObservedCertsDir[] = await Promise.all(dirs.map(async (d) => ({ ...d, observed: d.dir.endsWith('missing') ? undefined : await readCertsDir(d.dir) })));
-    return checkTrustFiles({ registries: desired.registries, invalid: desired.invalid, dirs: observed, sourceHint: 'kubectl -n ns edit configmap cm' });
+    return checkTrustFiles({ registries: desired.registries, invalid: desired.invalid, dirs: observed, sourceHint: 'kubectl -n ns edit configmap cm', node: 'node-1' });
   }
   const rows = async () => (await check()).map((r) => `${r.id}:${r.status}`);
 
@@ -76,7 +76,7 @@ describe('files vs source check, real certs dirs', () => {
 
   it('fails when a host directory is missing', async () => {
     await rm(path.join(containerd, HOST), { recursive: true });
-    expect((await check()).find((r) => r.id === 'trust.files')).toMatchObject({ status: 'fail', message: expect.stringContaining('missing') as string });
+    expect((await check()).find((r) => r.id === 'trust.files')).toMatchObject({ status: 'fail', message: expect.stringContaining('missing') as string, remedy: expect.stringContaining('spec.nodeName=node-1') as string });
   });
 
   it('docker certs dir: fails when absent, and when its ca.crt is out of sync', async () => {

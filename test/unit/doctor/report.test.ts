@@ -24,7 +24,7 @@ describe('doctor report', () => {
     expect(lines[1]).toMatch(/^FAIL\s+c\.fail\s+s3\s+broken$/);
     expect(lines[2]).toBe('        fix: run y');
     expect(plain).not.toContain('\u001b[');
-    expect(plain).toContain('node n1: PROBLEMS FOUND (1 failed, 1 warnings, 2 ok)');
+    expect(plain).toContain('node n1: PROBLEMS FOUND (1 failed, 1 warning, 2 ok)');
     expect(renderReportText(buildReport('n1', checks), { color: true })).toContain('\u001b[31mFAIL');
   });
 });
