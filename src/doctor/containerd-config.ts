@@ -46,7 +46,14 @@ export function checkContainerdConfig(input: {
   const { file, certsDir } = input;
   const wanted = `config_path = "${certsDir}"`;
   if (input.text === undefined)
-    return [fail(ID, file, 'containerd config not found, so certs.d is not configured', `create ${file} with the CRI registry ${wanted}, ${RESTART}`)];
+    return [
+      fail(
+        ID,
+        file,
+        'containerd config not found, so certs.d is not configured',
+        `create ${file} with the CRI registry ${wanted}, ${RESTART}`,
+      ),
+    ];
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(input.text);
@@ -57,24 +64,56 @@ export function checkContainerdConfig(input: {
   const where = `[plugins."${layoutTable(section.version)}".registry]`;
   const results: CheckResult[] = [];
   if (section.legacy.length > 0)
-    results.push(fail(ID, file, `${section.legacy.join(' and ')} set together with config_path; containerd uses only one of them`, `move those settings into hosts.toml files under ${certsDir}, delete the ${section.legacy.join('/')} tables, ${RESTART}`));
+    results.push(
+      fail(
+        ID,
+        file,
+        `${section.legacy.join(' and ')} set together with config_path; containerd uses only one of them`,
+        `move those settings into hosts.toml files under ${certsDir}, delete the ${section.legacy.join('/')} tables, ${RESTART}`,
+      ),
+    );
   results.push(checkConfigPath(section, { file, where }, certsDir, input.version));
   return results;
 }
 
-function checkConfigPath(s: RegistrySection, at: { file: string; where: string }, certsDir: string, version: ContainerdVersion | undefined): CheckResult {
+function checkConfigPath(
+  s: RegistrySection,
+  at: { file: string; where: string },
+  certsDir: string,
+  version: ContainerdVersion | undefined,
+): CheckResult {
   const { file, where } = at;
   const wanted = `config_path = "${certsDir}" in ${where}`;
   const configured = s.configPath ?? (s.version === 3 ? v3DefaultConfigPath : '');
-  const shown = s.configPath === undefined ? `not set (default "${configured}")` : `"${configured}"`;
+  const shown =
+    s.configPath === undefined ? `not set (default "${configured}")` : `"${configured}"`;
   if (configured === '')
-    return fail(ID, file, `config_path is ${shown}: containerd ignores ${certsDir}`, `set ${wanted}, ${RESTART}`);
+    return fail(
+      ID,
+      file,
+      `config_path is ${shown}: containerd ignores ${certsDir}`,
+      `set ${wanted}, ${RESTART}`,
+    );
   const dirs = configured.split(':').filter((d) => d !== '');
   if (!dirs.some((d) => path.resolve(d) === path.resolve(certsDir)))
-    return fail(ID, file, `config_path is ${shown}, which does not cover ${certsDir}`, `set ${wanted}, ${RESTART}`);
+    return fail(
+      ID,
+      file,
+      `config_path is ${shown}, which does not cover ${certsDir}`,
+      `set ${wanted}, ${RESTART}`,
+    );
   if (dirs.length > 1 && isAtLeast21(version, s.version))
-    return warn(ID, file, `config_path is a list ${shown}; ${describeVersion(version, s.version)} ignores hosts.toml for CRI transfer-service pulls when config_path lists several directories (containerd#12808)`, `set ${wanted} alone, ${RESTART}`);
-  return ok(ID, file, `config_path ${shown} covers ${certsDir} (config version ${s.version}, ${where}; a change needs a containerd restart)`);
+    return warn(
+      ID,
+      file,
+      `config_path is a list ${shown}; ${describeVersion(version, s.version)} ignores hosts.toml for CRI transfer-service pulls when config_path lists several directories (containerd#12808)`,
+      `set ${wanted} alone, ${RESTART}`,
+    );
+  return ok(
+    ID,
+    file,
+    `config_path ${shown} covers ${certsDir} (config version ${s.version}, ${where}; a change needs a containerd restart)`,
+  );
 }
 
 /** Version from the binary when known; else a `version = 3` config means containerd 2.x, assumed >= 2.1. */
@@ -84,18 +123,26 @@ function isAtLeast21(v: ContainerdVersion | undefined, configVersion: number): b
 }
 
 function describeVersion(v: ContainerdVersion | undefined, configVersion: number): string {
-  if (v !== undefined) return `containerd ${v.major}.${v.minor} (from ${v.from === 'binary' ? 'containerd --version' : 'the config'})`;
+  if (v !== undefined)
+    return `containerd ${v.major}.${v.minor} (from ${v.from === 'binary' ? 'containerd --version' : 'the config'})`;
   return `containerd 2.x (config version ${configVersion}; containerd --version unavailable)`;
 }
 
 function registrySection(doc: Record<string, unknown>): RegistrySection {
   const declared = typeof doc.version === 'number' ? doc.version : 1;
   const plugins = asTable(doc.plugins);
-  const layout = layouts.find((l) => l.version === declared) ?? layouts.find((l) => asTable(plugins[l.table]).registry !== undefined) ?? layouts[1];
+  const layout =
+    layouts.find((l) => l.version === declared) ??
+    layouts.find((l) => asTable(plugins[l.table]).registry !== undefined) ??
+    layouts[1];
   const registry = asTable(asTable(plugins[layout.table]).registry);
   const configPath = typeof registry.config_path === 'string' ? registry.config_path : undefined;
   const legacy = ['mirrors', 'configs'].filter((k) => Object.keys(asTable(registry[k])).length > 0);
-  return { version: layout.version, configPath, legacy: configPath === undefined || configPath === '' ? [] : legacy };
+  return {
+    version: layout.version,
+    configPath,
+    legacy: configPath === undefined || configPath === '' ? [] : legacy,
+  };
 }
 
 function layoutTable(version: number): string {
@@ -103,7 +150,9 @@ function layoutTable(version: number): string {
 }
 
 function asTable(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : {};
 }
 
 function firstLine(err: unknown): string {

@@ -7,10 +7,16 @@ import { parseContainerdVersion, type ContainerdVersion } from './containerd-con
  * binary is absent or answers nothing parseable; the config check then falls
  * back on the config file's `version = 3`.
  */
-export async function readContainerdVersion(hostExec: readonly string[]): Promise<ContainerdVersion | undefined> {
+export async function readContainerdVersion(
+  hostExec: readonly string[],
+): Promise<ContainerdVersion | undefined> {
   const argv = [...hostExec, 'containerd', '--version'];
   try {
-    const { stdout } = await execa(argv[0] ?? 'containerd', argv.slice(1), { timeout: 5000, reject: true, stdin: 'ignore' });
+    const { stdout } = await execa(argv[0] ?? 'containerd', argv.slice(1), {
+      timeout: 5000,
+      reject: true,
+      stdin: 'ignore',
+    });
     return parseContainerdVersion(stdout);
   } catch {
     return undefined;

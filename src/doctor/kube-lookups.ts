@@ -13,7 +13,9 @@ export function createKubeServiceAddresses(kube: KubeClient): ServiceAddresses {
         const svc = await kube.core.readNamespacedService({ namespace, name });
         const spec = svc.spec;
         // clusterIPs holds one address per family (dual-stack); "None" is a headless Service.
-        const ips = (spec?.clusterIPs?.length ? spec.clusterIPs : [spec?.clusterIP ?? '']).filter((ip) => ip !== '' && ip !== 'None');
+        const ips = (spec?.clusterIPs?.length ? spec.clusterIPs : [spec?.clusterIP ?? '']).filter(
+          (ip) => ip !== '' && ip !== 'None',
+        );
         return { state: 'found', ips };
       } catch (err) {
         if (isNotFound(err)) return { state: 'not-found' };
@@ -24,7 +26,10 @@ export function createKubeServiceAddresses(kube: KubeClient): ServiceAddresses {
 }
 
 /** The API trust source for a one-shot run: `read()` GETs the ConfigMap (the agent's source needs a running watch). */
-export function createConfigMapReadOnce(kube: KubeClient, ref: { namespace: string; name: string }): TrustSource {
+export function createConfigMapReadOnce(
+  kube: KubeClient,
+  ref: { namespace: string; name: string },
+): TrustSource {
   const id = `${ref.namespace}/${ref.name}`;
   return {
     description: `configmap ${id}`,
@@ -33,9 +38,14 @@ export function createConfigMapReadOnce(kube: KubeClient, ref: { namespace: stri
     async read() {
       try {
         const cm = await kube.core.readNamespacedConfigMap(ref);
-        return { entries: new Map(Object.entries(cm.data ?? {})), revision: cm.metadata?.resourceVersion ?? '' };
+        return {
+          entries: new Map(Object.entries(cm.data ?? {})),
+          revision: cm.metadata?.resourceVersion ?? '',
+        };
       } catch (err) {
-        const why = isNotFound(err) ? 'does not exist' : `cannot be read (${describeApiError(err)})`;
+        const why = isNotFound(err)
+          ? 'does not exist'
+          : `cannot be read (${describeApiError(err)})`;
         throw new SourceUnavailableError(`ConfigMap ${id} ${why}`, { cause: err });
       }
     },

@@ -15,11 +15,21 @@ export function buildReport(node: string, checks: readonly CheckResult[]): Docto
   const sorted = checks
     .map((c, i) => ({ c, i }))
     .sort((a, b) => rank[a.c.status] - rank[b.c.status] || a.i - b.i)
-    .map(({ c }) => ({ id: c.id, status: c.status, subject: c.subject, message: c.message, remedy: c.remedy }));
+    .map(({ c }) => ({
+      id: c.id,
+      status: c.status,
+      subject: c.subject,
+      message: c.message,
+      remedy: c.remedy,
+    }));
   return { ok: !sorted.some((c) => c.status === 'fail'), node, checks: sorted };
 }
 
-const colours: Record<CheckStatus, string> = { fail: '\u001b[31m', warn: '\u001b[33m', ok: '\u001b[32m' };
+const colours: Record<CheckStatus, string> = {
+  fail: '\u001b[31m',
+  warn: '\u001b[33m',
+  ok: '\u001b[32m',
+};
 const reset = '\u001b[0m';
 const dim = '\u001b[2m';
 
@@ -35,7 +45,9 @@ export function renderReportText(report: DoctorReport, options: { color: boolean
   const lines = [`STATUS  ${'CHECK'.padEnd(idWidth)}  ${'SUBJECT'.padEnd(subjectWidth)}  MESSAGE`];
   for (const c of report.checks) {
     const status = paint(colours[c.status], c.status.toUpperCase().padEnd(6));
-    lines.push(`${status}  ${c.id.padEnd(idWidth)}  ${c.subject.padEnd(subjectWidth)}  ${c.message}`);
+    lines.push(
+      `${status}  ${c.id.padEnd(idWidth)}  ${c.subject.padEnd(subjectWidth)}  ${c.message}`,
+    );
     if (c.remedy !== '') lines.push(paint(dim, `${' '.repeat(8)}fix: ${c.remedy}`));
   }
   lines.push('', summaryLine(report));

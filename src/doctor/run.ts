@@ -34,9 +34,24 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
   const desired = await readDesired(deps.source, checks);
   if (desired !== undefined) {
     const hint = sourceHint(config);
-    checks.push(...checkTrustFiles({ registries: desired.registries, invalid: desired.invalid, dirs: await observeDirs(config), sourceHint: hint, node: config.nodeName }));
+    checks.push(
+      ...checkTrustFiles({
+        registries: desired.registries,
+        invalid: desired.invalid,
+        dirs: await observeDirs(config),
+        sourceHint: hint,
+        node: config.nodeName,
+      }),
+    );
     checks.push(...checkCertificates(desired.registries, now, hint));
-    const tls = await Promise.all(desired.registries.map(async (r) => checkRegistryTls(await installedCa(config, r.host), { now, ...(deps.probe === undefined ? {} : { probe: deps.probe }) })));
+    const tls = await Promise.all(
+      desired.registries.map(async (r) =>
+        checkRegistryTls(await installedCa(config, r.host), {
+          now,
+          ...(deps.probe === undefined ? {} : { probe: deps.probe }),
+        }),
+      ),
+    );
     checks.push(...tls.flat());
   }
   checks.push(...(await hostsChecks(deps)));
@@ -46,21 +61,50 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
 async function containerdChecks(deps: DoctorDeps): Promise<CheckResult[]> {
   const { trust } = deps.config;
   if (trust.containerdCertsDir === '') return [];
-  const [text, version] = await Promise.all([readText(trust.containerdConfig), deps.containerdVersion()]);
-  return checkContainerdConfig({ file: trust.containerdConfig, text, certsDir: trust.containerdCertsDir, version });
+  const [text, version] = await Promise.all([
+    readText(trust.containerdConfig),
+    deps.containerdVersion(),
+  ]);
+  return checkContainerdConfig({
+    file: trust.containerdConfig,
+    text,
+    certsDir: trust.containerdCertsDir,
+    version,
+  });
 }
 
-async function readDesired(source: TrustSource, checks: CheckResult[]): Promise<DesiredState | undefined> {
+async function readDesired(
+  source: TrustSource,
+  checks: CheckResult[],
+): Promise<DesiredState | undefined> {
   try {
     const snapshot = await source.read();
     const desired = planDesiredState(snapshot.entries);
     const n = desired.registries.length;
-    checks.push(n === 0
-      ? warn('trust.source', source.description, `no valid registry key (revision ${snapshot.revision})`, 'add the registry CA to the CA ConfigMap')
-      : ok('trust.source', source.description, `${n} registr${n === 1 ? 'y' : 'ies'} (revision ${snapshot.revision})`));
+    checks.push(
+      n === 0
+        ? warn(
+            'trust.source',
+            source.description,
+            `no valid registry key (revision ${snapshot.revision})`,
+            'add the registry CA to the CA ConfigMap',
+          )
+        : ok(
+            'trust.source',
+            source.description,
+            `${n} registr${n === 1 ? 'y' : 'ies'} (revision ${snapshot.revision})`,
+          ),
+    );
     return desired;
   } catch (err) {
-    checks.push(fail('trust.source', source.description, `cannot read the trust source: ${errorMessage(err)}`, 'check trust.sourceDir / trust.configMap in the node-ca config and that the ConfigMap exists'));
+    checks.push(
+      fail(
+        'trust.source',
+        source.description,
+        `cannot read the trust source: ${errorMessage(err)}`,
+        'check trust.sourceDir / trust.configMap in the node-ca config and that the ConfigMap exists',
+      ),
+    );
     return undefined;
   }
 }
@@ -68,17 +112,25 @@ async function readDesired(source: TrustSource, checks: CheckResult[]): Promise<
 async function observeDirs(config: Config): Promise<ObservedCertsDir[]> {
   const { containerdCertsDir, dockerCertsDir } = config.trust;
   const targets: CertsDirTarget[] = [
-    ...(containerdCertsDir === '' ? [] : [{ dir: containerdCertsDir, flavor: 'containerd' as const }]),
+    ...(containerdCertsDir === ''
+      ? []
+      : [{ dir: containerdCertsDir, flavor: 'containerd' as const }]),
     ...(dockerCertsDir === '' ? [] : [{ dir: dockerCertsDir, flavor: 'docker' as const }]),
   ];
   return Promise.all(
-    targets.map(async (t) => ({ ...t, observed: (await isDirectory(t.dir)) ? await readCertsDir(t.dir) : undefined })),
+    targets.map(async (t) => ({
+      ...t,
+      observed: (await isDirectory(t.dir)) ? await readCertsDir(t.dir) : undefined,
+    })),
   );
 }
 
 /** The ca.crt containerd would use (Docker's when the containerd dir is disabled). */
 async function installedCa(config: Config, host: string) {
-  const dir = config.trust.containerdCertsDir !== '' ? config.trust.containerdCertsDir : config.trust.dockerCertsDir;
+  const dir =
+    config.trust.containerdCertsDir !== ''
+      ? config.trust.containerdCertsDir
+      : config.trust.dockerCertsDir;
   const caPath = path.join(dir, host, CA_FILE);
   return { host, caPath, ca: dir === '' ? undefined : await readText(caPath) };
 }

@@ -20,7 +20,10 @@ export function createDoctorRunner(o: {
   kubeProblem?: string;
   probe?: RegistryProbeCheck;
 }): () => Promise<DoctorReport> {
-  const services = o.kube === undefined ? unreachableServiceAddresses(o.kubeProblem ?? 'no Kubernetes client configured') : createKubeServiceAddresses(o.kube);
+  const services =
+    o.kube === undefined
+      ? unreachableServiceAddresses(o.kubeProblem ?? 'no Kubernetes client configured')
+      : createKubeServiceAddresses(o.kube);
   return () =>
     runDoctor({
       config: o.config,

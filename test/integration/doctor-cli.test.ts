@@ -20,39 +20,76 @@ import { waitFor } from '../support/poll.js';
 const day = 86_400_000;
 const caA = makeCa('doctor CA A', { keyIndex: 0 });
 const caB = makeCa('doctor CA B', { keyIndex: 2 });
-const names = { good: 'registry.test.local', other: 'othername.test.local', expired: 'expired.test.local' };
+const names = {
+  good: 'registry.test.local',
+  other: 'othername.test.local',
+  expired: 'expired.test.local',
+};
 
-interface Registry { host: string; child: ChildProcess }
+interface Registry {
+  host: string;
+  child: ChildProcess;
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
 }
 
 /** docker-registry 2.8 with TLS: `version: 0.1`, filesystem storage, `http.tls`. */
-async function startRegistry(dir: string, name: string, cert: { cert: string; key: string }): Promise<Registry> {
+async function startRegistry(
+  dir: string,
+  name: string,
+  cert: { cert: string; key: string },
+): Promise<Registry> {
   await mkdir(path.join(dir, 'storage'), { recursive: true });
   await writeFile(path.join(dir, 'server.crt'), cert.cert);
   await writeFile(path.join(dir, 'server.key'), cert.key, { mode: 0o600 });
   const port = await freePort();
-  await writeFile(path.join(dir, 'config.yml'), JSON.stringify({
-    version: 0.1, log: { level: 'warn' },
-    storage: { filesystem: { rootdirectory: path.join(dir, 'storage') } },
-    http: { addr: `127.0.0.1:${port}`, tls: { certificate: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') } },
-  }));
-  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], { stdio: 'ignore' });
-  await waitFor(() => new Promise<boolean>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => { s.destroy(); resolve(true); });
-    s.on('error', () => { resolve(false); });
-  }), { timeoutMs: 20_000, message: `docker-registry ${name}` });
+  await writeFile(
+    path.join(dir, 'config.yml'),
+    JSON.stringify({
+      version: 0.1,
+      log: { level: 'warn' },
+      storage: { filesystem: { rootdirectory: path.join(dir, 'storage') } },
+      http: {
+        addr: `127.0.0.1:${port}`,
+        tls: { certificate: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') },
+      },
+    }),
+  );
+  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
+    stdio: 'ignore',
+  });
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => {
+          resolve(false);
+        });
+      }),
+    { timeoutMs: 20_000, message: `docker-registry ${name}` },
+  );
   return { host: `${name}:${port}`, child };
 }
 
-interface DoctorRun { code: number | null; stdout: string; stderr: string }
+interface DoctorRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 describe('node-ca doctor (the built CLI) against real TLS registries', () => {
   let root: string;
@@ -64,18 +101,42 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     root = await mkdtemp(path.join(tmpdir(), 'node-ca-doctor-it-'));
     hostsFile = path.join(root, 'hosts');
     await writeFile(hostsFile, `127.0.0.1 localhost ${Object.values(names).join(' ')}\n`);
-    good = await startRegistry(path.join(root, 'r-good'), names.good, issueServerCert(caA, [names.good]));
-    other = await startRegistry(path.join(root, 'r-other'), names.other, issueServerCert(caA, ['somewhere.else.local']));
-    expired = await startRegistry(path.join(root, 'r-expired'), names.expired,
-      issueServerCert(caA, [names.expired], { notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day) }));
+    good = await startRegistry(
+      path.join(root, 'r-good'),
+      names.good,
+      issueServerCert(caA, [names.good]),
+    );
+    other = await startRegistry(
+      path.join(root, 'r-other'),
+      names.other,
+      issueServerCert(caA, ['somewhere.else.local']),
+    );
+    expired = await startRegistry(
+      path.join(root, 'r-expired'),
+      names.expired,
+      issueServerCert(caA, [names.expired], {
+        notBefore: new Date(Date.now() - 3 * day),
+        notAfter: new Date(Date.now() - day),
+      }),
+    );
     registries.push(good, other, expired);
   });
   afterAll(async () => {
-    await Promise.all(registries.map((r) => new Promise<void>((resolve) => {
-      if (r.child.exitCode !== null) { resolve(); return; }
-      r.child.once('exit', () => { resolve(); });
-      r.child.kill('SIGKILL');
-    })));
+    await Promise.all(
+      registries.map(
+        (r) =>
+          new Promise<void>((resolve) => {
+            if (r.child.exitCode !== null) {
+              resolve();
+              return;
+            }
+            r.child.once('exit', () => {
+              resolve();
+            });
+            r.child.kill('SIGKILL');
+          }),
+      ),
+    );
     await rm(root, { recursive: true, force: true });
   });
 
@@ -88,34 +149,86 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     const containerd = path.join(dir, 'containerd-certs.d');
     const docker = path.join(dir, 'docker-certs.d');
     const desired = planDesiredState(new Map(Object.entries(source)));
-    for (const [d, flavor] of [[containerd, 'containerd'], [docker, 'docker']] as const)
-      await applyActions(d, planCertsDir({ flavor, desired: desired.registries, keep: new Set(), observed: await readCertsDir(d), now: new Date() }));
+    for (const [d, flavor] of [
+      [containerd, 'containerd'],
+      [docker, 'docker'],
+    ] as const)
+      await applyActions(
+        d,
+        planCertsDir({
+          flavor,
+          desired: desired.registries,
+          keep: new Set(),
+          observed: await readCertsDir(d),
+          now: new Date(),
+        }),
+      );
     const containerdConfig = path.join(dir, 'config.toml');
-    await writeFile(containerdConfig, `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${extra.configPath ?? containerd}"\n`);
+    await writeFile(
+      containerdConfig,
+      `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${extra.configPath ?? containerd}"\n`,
+    );
     const config = path.join(dir, 'node-ca.yaml');
-    await writeFile(config, JSON.stringify({ nodeName: 'doctor-node', trust: { sourceDir, containerdCertsDir: containerd, dockerCertsDir: docker, containerdConfig }, hosts: { file: '' } }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        nodeName: 'doctor-node',
+        trust: {
+          sourceDir,
+          containerdCertsDir: containerd,
+          dockerCertsDir: docker,
+          containerdConfig,
+        },
+        hosts: { file: '' },
+      }),
+    );
     return { config, containerd };
   }
 
   function doctor(args: readonly string[]): Promise<DoctorRun> {
     const script = 'mount --bind "$1" /etc/hosts && shift && exec "$@"';
-    const child = spawn('unshare', ['-m', '--', 'sh', '-c', script, 'sh', hostsFile, process.execPath, cliPath, 'doctor', ...args], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      'unshare',
+      [
+        '-m',
+        '--',
+        'sh',
+        '-c',
+        script,
+        'sh',
+        hostsFile,
+        process.execPath,
+        cliPath,
+        'doctor',
+        ...args,
+      ],
+      {
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    return new Promise((resolve) => child.on('close', (code) => { resolve({ code, stdout, stderr }); }));
+    return new Promise((resolve) =>
+      child.on('close', (code) => {
+        resolve({ code, stdout, stderr });
+      }),
+    );
   }
   const keyOf = (r: Registry) => r.host.replace(':', '..');
-  type Report = { ok: boolean; node: string; checks: { id: string; status: string; subject: string; message: string; remedy: string }[] };
+  type Report = {
+    ok: boolean;
+    node: string;
+    checks: { id: string; status: string; subject: string; message: string; remedy: string }[];
+  };
   const json = async (config: string) => {
     const run = await doctor(['--config', config, '--json']);
     return { code: run.code, report: JSON.parse(run.stdout) as Report, stderr: run.stderr };
   };
-  const rowsFor = (report: Report, host: string) => report.checks.filter((c) => c.id.startsWith('tls.') && c.subject === host);
+  const rowsFor = (report: Report, host: string) =>
+    report.checks.filter((c) => c.id.startsWith('tls.') && c.subject === host);
 
   it('right CA: every check ok, exit 0, exactly the SPEC JSON shape', async () => {
     const { config } = await node({ [keyOf(good)]: caA.cert });
@@ -125,10 +238,24 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     expect(code).toBe(0);
     expect(Object.keys(report)).toEqual(['ok', 'node', 'checks']);
     expect(report).toMatchObject({ ok: true, node: 'doctor-node' });
-    for (const c of report.checks) expect(Object.keys(c)).toEqual(['id', 'status', 'subject', 'message', 'remedy']);
-    expect(rowsFor(report, good.host).map((c) => `${c.id}:${c.status}`)).toEqual(['tls.handshake:ok', 'tls.names:ok', 'tls.expiry:ok']);
+    for (const c of report.checks)
+      expect(Object.keys(c)).toEqual(['id', 'status', 'subject', 'message', 'remedy']);
+    expect(rowsFor(report, good.host).map((c) => `${c.id}:${c.status}`)).toEqual([
+      'tls.handshake:ok',
+      'tls.names:ok',
+      'tls.expiry:ok',
+    ]);
     const ids = new Set(report.checks.map((c) => c.id));
-    for (const id of ['containerd.config', 'trust.source', 'trust.files', 'trust.marker', 'docker.certs-dir', 'certificate.expiry', 'certificate.ca']) expect(ids).toContain(id);
+    for (const id of [
+      'containerd.config',
+      'trust.source',
+      'trust.files',
+      'trust.marker',
+      'docker.certs-dir',
+      'certificate.expiry',
+      'certificate.ca',
+    ])
+      expect(ids).toContain(id);
   });
 
   it('wrong CA installed: the handshake fails and names the issuer, exit 1', async () => {
@@ -148,7 +275,10 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     expect(code).toBe(1);
     const rows = rowsFor(report, other.host);
     expect(rows.find((c) => c.id === 'tls.handshake')?.status).toBe('ok');
-    expect(rows.find((c) => c.id === 'tls.names')).toMatchObject({ status: 'fail', message: expect.stringContaining('DNS:somewhere.else.local') as string });
+    expect(rows.find((c) => c.id === 'tls.names')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('DNS:somewhere.else.local') as string,
+    });
   });
 
   it('expired server certificate: trusted chain, tls.expiry fails', async () => {
@@ -157,13 +287,19 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     expect(code).toBe(1);
     const rows = rowsFor(report, expired.host);
     expect(rows.find((c) => c.id === 'tls.handshake')?.status).toBe('ok');
-    expect(rows.find((c) => c.id === 'tls.expiry')).toMatchObject({ status: 'fail', message: expect.stringMatching(/^server certificate expired /) as string });
+    expect(rows.find((c) => c.id === 'tls.expiry')).toMatchObject({
+      status: 'fail',
+      message: expect.stringMatching(/^server certificate expired /) as string,
+    });
   });
 
   it('a name the node cannot resolve fails the handshake row with the resolver error', async () => {
     const { config } = await node({ 'nowhere.invalid..5000': caA.cert });
     const { report } = await json(config);
-    expect(rowsFor(report, 'nowhere.invalid:5000')[0]).toMatchObject({ status: 'fail', message: expect.stringContaining('cannot resolve nowhere.invalid') as string });
+    expect(rowsFor(report, 'nowhere.invalid:5000')[0]).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('cannot resolve nowhere.invalid') as string,
+    });
   });
 
   it('text output: a table, failures first, no colour off a TTY; exit 1', async () => {
@@ -173,7 +309,9 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     const lines = run.stdout.split('\n');
     expect(lines[0]).toMatch(/^STATUS\s+CHECK\s+SUBJECT\s+MESSAGE/);
     expect(lines[1]).toMatch(/^FAIL\s+containerd\.config\s/);
-    expect(lines[2]).toMatch(/^\s+fix: set config_path = ".*containerd-certs\.d".*restart containerd/);
+    expect(lines[2]).toMatch(
+      /^\s+fix: set config_path = ".*containerd-certs\.d".*restart containerd/,
+    );
     expect(run.stdout).not.toContain('\u001b[');
     expect(run.stdout).toMatch(/node doctor-node: PROBLEMS FOUND \(1 failed/);
   });

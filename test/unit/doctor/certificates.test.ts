@@ -5,7 +5,8 @@ import { issueServerCert, makeCa } from '../../support/pki.js';
 
 const day = 86_400_000;
 const now = new Date();
-const registriesOf = (pem: string) => planDesiredState(new Map([['registry.test.local..5000', pem]])).registries;
+const registriesOf = (pem: string) =>
+  planDesiredState(new Map([['registry.test.local..5000', pem]])).registries;
 const check = (pem: string) => checkCertificates(registriesOf(pem), now, 'kubectl edit');
 const byId = (pem: string) => Object.fromEntries(check(pem).map((r) => [r.id, r]));
 
@@ -15,7 +16,10 @@ describe('certificates check', () => {
     expect(check(good.cert).map((r) => r.status)).toEqual(['ok', 'ok']);
   });
   it('fails an expired CA', () => {
-    const expired = makeCa('old CA', { notBefore: new Date(now.getTime() - 400 * day), notAfter: new Date(now.getTime() - day) });
+    const expired = makeCa('old CA', {
+      notBefore: new Date(now.getTime() - 400 * day),
+      notAfter: new Date(now.getTime() - day),
+    });
     const r = byId(expired.cert)['certificate.expiry'];
     expect(r?.status).toBe('fail');
     expect(r?.message).toMatch(/^expired /);
@@ -23,7 +27,10 @@ describe('certificates check', () => {
   });
   it('warns about a CA expiring within 30 days', () => {
     const soon = makeCa('soon CA', { notAfter: new Date(now.getTime() + 10 * day) });
-    expect(byId(soon.cert)['certificate.expiry']).toMatchObject({ status: 'warn', message: expect.stringMatching(/expires in (9|10) days/) as string });
+    expect(byId(soon.cert)['certificate.expiry']).toMatchObject({
+      status: 'warn',
+      message: expect.stringMatching(/expires in (9|10) days/) as string,
+    });
   });
   it('does not warn at 31 days', () => {
     const later = makeCa('later CA', { notAfter: new Date(now.getTime() + 31 * day) });
@@ -38,7 +45,10 @@ describe('certificates check', () => {
   it('checks each certificate of a bundle', () => {
     const soon = makeCa('soon CA', { notAfter: new Date(now.getTime() + 5 * day), keyIndex: 2 });
     expect(check(good.cert + soon.cert).map((r) => `${r.id}:${r.status}`)).toEqual([
-      'certificate.expiry:ok', 'certificate.ca:ok', 'certificate.expiry:warn', 'certificate.ca:ok',
+      'certificate.expiry:ok',
+      'certificate.ca:ok',
+      'certificate.expiry:warn',
+      'certificate.ca:ok',
     ]);
   });
 });

@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { checkContainerdConfig, parseContainerdVersion, type ContainerdVersion } from '../../../src/doctor/containerd-config.js';
+import {
+  checkContainerdConfig,
+  parseContainerdVersion,
+  type ContainerdVersion,
+} from '../../../src/doctor/containerd-config.js';
 
 const certsDir = '/etc/containerd/certs.d';
-const v2 = (registry: string) => `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n${registry}\n`;
-const v3 = (registry: string) => `version = 3\n[plugins."io.containerd.cri.v1.images".registry]\n${registry}\n`;
+const v2 = (registry: string) =>
+  `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n${registry}\n`;
+const v3 = (registry: string) =>
+  `version = 3\n[plugins."io.containerd.cri.v1.images".registry]\n${registry}\n`;
 const run = (text: string | undefined, version?: ContainerdVersion) =>
   checkContainerdConfig({ file: '/etc/containerd/config.toml', text, certsDir, version });
-const statuses = (text: string | undefined, version?: ContainerdVersion) => run(text, version).map((r) => r.status);
+const statuses = (text: string | undefined, version?: ContainerdVersion) =>
+  run(text, version).map((r) => r.status);
 const bin = (major: number, minor: number): ContainerdVersion => ({ major, minor, from: 'binary' });
 
 describe('containerd config check', () => {
@@ -25,7 +32,11 @@ describe('containerd config check', () => {
     ['missing file', undefined, 'not found'],
     ['not TOML', 'version = = 2', 'not valid TOML'],
     ['empty config_path (v2)', v2('config_path = ""'), 'containerd ignores'],
-    ['config_path unset (v2)', v2('  [plugins."io.containerd.grpc.v1.cri".registry.auths]'), 'not set'],
+    [
+      'config_path unset (v2)',
+      v2('  [plugins."io.containerd.grpc.v1.cri".registry.auths]'),
+      'not set',
+    ],
     ['another directory (v3)', v3('config_path = "/etc/other/certs.d"'), 'does not cover'],
   ])('fails: %s', (_name, text, words) => {
     const results = run(text);
@@ -35,7 +46,9 @@ describe('containerd config check', () => {
   });
 
   it('fails when mirrors or configs are set together with config_path', () => {
-    const text = v2(`config_path = "${certsDir}"\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\nendpoint = ["https://m.example"]\n[plugins."io.containerd.grpc.v1.cri".registry.configs."r.example".tls]\ninsecure_skip_verify = true`);
+    const text = v2(
+      `config_path = "${certsDir}"\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\nendpoint = ["https://m.example"]\n[plugins."io.containerd.grpc.v1.cri".registry.configs."r.example".tls]\ninsecure_skip_verify = true`,
+    );
     const results = run(text);
     expect(results.map((r) => r.status)).toEqual(['fail', 'ok']);
     expect(results[0]?.message).toContain('mirrors and configs');
@@ -44,7 +57,9 @@ describe('containerd config check', () => {
   const list = `config_path = "${certsDir}:/etc/docker/certs.d"`;
   it('warns on a colon list on containerd >= 2.1 (from the binary)', () => {
     expect(statuses(v3(list), bin(2, 1))).toEqual(['warn']);
-    expect(run(v3(list), bin(2, 2))[0]?.message).toContain('containerd 2.2 (from containerd --version)');
+    expect(run(v3(list), bin(2, 2))[0]?.message).toContain(
+      'containerd 2.2 (from containerd --version)',
+    );
   });
   it('accepts a colon list on containerd 1.6/1.7/2.0', () => {
     expect(statuses(v2(list), bin(1, 6))).toEqual(['ok']);
@@ -65,7 +80,11 @@ describe('containerd config check', () => {
 
   it.each([
     ['containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3', 1, 6],
-    ['containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376', 2, 1],
+    [
+      'containerd github.com/containerd/containerd/v2 v2.1.4 75cb2b7193e4e490e9fbdc236c0e811ccaba3376',
+      2,
+      1,
+    ],
     ['containerd containerd.io 1.7.27 05044ec0a9a75232cad458027ca83437aae3f4da', 1, 7],
   ])('parses `containerd --version`: %s', (out, major, minor) => {
     expect(parseContainerdVersion(out)).toEqual({ major, minor, from: 'binary' });
