@@ -105,13 +105,13 @@ function needsKubernetes(config: Config): boolean {
   return config.trust.sourceDir === undefined || (config.hosts.file !== '' && config.hosts.services.length > 0);
 }
 
-export interface EdgeDeps {
+interface EdgeDeps {
   logger: Logger;
   metrics: Metrics;
   watches: { state(): WatchState }[];
 }
 
-export function createTrustSource(config: Config, kube: KubeClient | undefined, d: EdgeDeps): TrustSource {
+function createTrustSource(config: Config, kube: KubeClient | undefined, d: EdgeDeps): TrustSource {
   if (config.trust.sourceDir !== undefined) return createDirectorySource(config.trust.sourceDir);
   if (kube === undefined) throw new Error('trust.configMap needs the Kubernetes API');
   const source = createConfigMapSource({ client: kube, ...config.trust.configMap, logger: d.logger.child({ component: 'trust' }), metrics: d.metrics });
