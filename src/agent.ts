@@ -14,6 +14,8 @@ import { statusRoutes, type StatusSections } from './server/routes/status.js';
 import type { AccessReviewer } from './server/auth.js';
 import { accessReviewerFrom } from './server/kube-reviewer.js';
 import { startServers } from './server/start.js';
+import { trustRoutes } from './server/routes/trust.js';
+import { createDoctorRunner } from './doctor/wiring.js';
 import { createHostsManager, type HostsManager } from './hosts/manager.js';
 import { createKubeClient, type KubeClient } from './kube/client.js';
 import { createKubeEventSink } from './kube/events.js';
@@ -74,6 +76,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     metricsRoutes({ registry: metrics.registry }),
     pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust), shutdown: shutdown.signal }),
     backupRoutes({ backups }),
+    trustRoutes({ report: createDoctorRunner({ config, source, kube }) }),
   ];
   const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kubeReviewer(kube, metrics) });
   await source.start(() => void trust.reconcile());

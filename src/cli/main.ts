@@ -5,6 +5,7 @@ import { registerAgentCommand } from './agent.js';
 import { registerCleanupCommand } from './cleanup.js';
 import { registerBackupCommand } from './backup.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDoctorCommand } from './doctor.js';
 import { packageVersion, registerVersionCommand } from './version.js';
 
 const program = new Command('node-ca')
@@ -16,6 +17,7 @@ registerAgentCommand(program);
 registerCleanupCommand(program);
 registerBackupCommand(program);
 registerDemoCommand(program);
+registerDoctorCommand(program);
 registerVersionCommand(program);
 
 try {
