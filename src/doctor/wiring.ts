@@ -6,6 +6,7 @@ import { unreachableServiceAddresses } from './hosts.js';
 import { createKubeServiceAddresses } from './kube-lookups.js';
 import type { DoctorReport } from './report.js';
 import { runDoctor } from './run.js';
+import { createRegistryProbeCheck } from './registry-probe.js';
 import type { RegistryProbeCheck } from './tls.js';
 
 /**
@@ -30,6 +31,13 @@ export function createDoctorRunner(o: {
       source: o.source,
       services,
       containerdVersion: () => readContainerdVersion(o.config.pull.hostExec),
-      ...(o.probe === undefined ? {} : { probe: o.probe }),
+      ...probeFor(o.config, o.probe),
     });
+}
+
+/** The registry probe reads the ca.crt node-ca wrote; without a certs dir there is nothing to probe with. */
+function probeFor(config: Config, probe: RegistryProbeCheck | undefined): { probe?: RegistryProbeCheck } {
+  if (probe !== undefined) return { probe };
+  const certsDir = config.trust.containerdCertsDir || config.trust.dockerCertsDir;
+  return certsDir === '' ? {} : { probe: createRegistryProbeCheck(certsDir) };
 }

@@ -245,6 +245,10 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
       'tls.names:ok',
       'tls.expiry:ok',
     ]);
+    expect(report.checks.find((c) => c.id === 'registry.probe' && c.subject === good.host)).toMatchObject({
+      status: 'ok',
+      message: expect.stringMatching(/\/v2\/ API .*HTTP 404/) as string,
+    });
     const ids = new Set(report.checks.map((c) => c.id));
     for (const id of [
       'containerd.config',
@@ -266,6 +270,8 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     const [handshake] = rowsFor(report, good.host);
     expect(handshake).toMatchObject({ id: 'tls.handshake', status: 'fail' });
     expect(handshake?.message).toContain('issued by "CN=doctor CA A"');
+    // No probe after a failed handshake: it would only repeat the x509 error.
+    expect(report.checks.some((c) => c.id === 'registry.probe' && c.subject === good.host)).toBe(false);
     expect(report.checks[0]?.status).toBe('fail');
   });
 
