@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/errors.js';
 import { registerAgentCommand } from './agent.js';
 import { registerDemoCommand } from './demo.js';
+import { registerFleetCommand } from './fleet.js';
 import { packageVersion, registerVersionCommand } from './version.js';
 
 const program = new Command('node-ca')
@@ -12,6 +13,7 @@ const program = new Command('node-ca')
 
 registerAgentCommand(program);
 registerDemoCommand(program);
+registerFleetCommand(program);
 registerVersionCommand(program);
 
 try {
