@@ -12,8 +12,14 @@ import { healthRoutes } from './server/routes/health.js';
 import { metricsRoutes } from './server/routes/metrics.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
 import { createSelfSignedCertificate, readTlsFiles, type TlsMaterial } from './server/tls.js';
+import { createHostsManager, type HostsManager } from './hosts/manager.js';
+import { createKubeClient, type KubeClient } from './kube/client.js';
+import { createKubeEventSink } from './kube/events.js';
+import { createServiceWatches } from './kube/services.js';
+import { buildApiStatus, type WatchState } from './kube/watch.js';
 import { removeLeftovers } from './trust/apply.js';
 import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from './trust/reconciler.js';
+import { createConfigMapSource } from './trust/sources/configmap.js';
 import { createDirectorySource } from './trust/sources/directory.js';
 import type { TrustSource } from './trust/sources/source.js';
 
@@ -42,9 +48,17 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   const metrics = createMetrics();
   const targets = certsDirTargets(config);
   for (const t of targets) await removeLeftovers(t.dir);
-  const source = createTrustSource(config);
-  const trust = createTrustReconciler({ source, targets, logger: logger.child({ component: 'trust' }), metrics, events: deps.events ?? noEvents });
-  const sections: StatusSections = { trust: () => trust.status() };
+  const kube = needsKubernetes(config) ? createKubeClient({ kubeconfig: config.kubeconfig }) : undefined;
+  const events = deps.events ?? (kube === undefined ? noEvents : createKubeEventSink({ client: kube, nodeName: config.nodeName, pod: config.pod, logger, metrics }));
+  const watches: { state(): WatchState }[] = [];
+  const source = createTrustSource(config, kube, { logger, metrics, watches });
+  const trust = createTrustReconciler({ source, targets, logger: logger.child({ component: 'trust' }), metrics, events });
+  const hosts = createHosts(config, kube, { logger, metrics, events, watches });
+  const sections: StatusSections = {
+    trust: () => trust.status(),
+    ...(hosts === undefined ? {} : { hosts: () => hosts.manager.status() }),
+    ...(kube === undefined ? {} : { api: () => buildApiStatus(kube.server, watches) }),
+  };
   const routes: FastifyPluginAsync[] = [
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
@@ -52,8 +66,13 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   ];
   const servers = await startServers(config, logger, routes);
   await source.start(() => void trust.reconcile());
+  await hosts?.start();
   await trust.reconcile();
-  const resync = setInterval(() => void trust.reconcile(), config.trust.resyncSeconds * 1000);
+  await hosts?.manager.reconcile();
+  const resync = setInterval(() => {
+    void trust.reconcile();
+    void hosts?.manager.reconcile();
+  }, config.trust.resyncSeconds * 1000);
   logger.info({ source: source.description, targets, url: servers.url, socket: servers.socket, node: config.nodeName }, 'node-ca agent started');
   return {
     url: servers.url,
@@ -63,6 +82,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     async stop() {
       clearInterval(resync);
       await source.stop();
+      await hosts?.stop();
       await trust.idle();
       await Promise.all(servers.apps.map((a) => a.close()));
       logger.info('node-ca agent stopped');
@@ -77,9 +97,48 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
   return targets;
 }
 
-function createTrustSource(config: Config): TrustSource {
+/** The API is needed for the ConfigMap source and for the hosts file. */
+function needsKubernetes(config: Config): boolean {
+  return config.trust.sourceDir === undefined || (config.hosts.file !== '' && config.hosts.services.length > 0);
+}
+
+interface EdgeDeps {
+  logger: Logger;
+  metrics: Metrics;
+  watches: { state(): WatchState }[];
+}
+
+function createTrustSource(config: Config, kube: KubeClient | undefined, d: EdgeDeps): TrustSource {
   if (config.trust.sourceDir !== undefined) return createDirectorySource(config.trust.sourceDir);
-  throw new Error('trust.configMap (API source) is not available yet; set trust.sourceDir');
+  if (kube === undefined) throw new Error('trust.configMap needs the Kubernetes API');
+  const source = createConfigMapSource({ client: kube, ...config.trust.configMap, logger: d.logger.child({ component: 'trust' }), metrics: d.metrics });
+  d.watches.push(source);
+  return source;
+}
+
+interface Hosts {
+  manager: HostsManager;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function createHosts(config: Config, kube: KubeClient | undefined, d: EdgeDeps & { events: EventSink }): Hosts | undefined {
+  if (kube === undefined || !needsKubernetes(config) || config.hosts.file === '' || config.hosts.services.length === 0) return undefined;
+  const logger = d.logger.child({ component: 'hosts' });
+  // Watches call onChange only after start(), once `manager` exists.
+  const sources = createServiceWatches({ client: kube, services: config.hosts.services, onChange: () => void manager.reconcile(), logger, metrics: d.metrics });
+  const manager = createHostsManager({ file: config.hosts.file, clusterDomain: config.hosts.clusterDomain, sources, logger, metrics: d.metrics, events: d.events });
+  for (const s of sources) d.watches.push(s.watch);
+  return {
+    manager,
+    start: async () => {
+      await Promise.all(sources.map((s) => s.watch.start()));
+    },
+    stop: async () => {
+      await Promise.all(sources.map((s) => s.watch.stop()));
+      await manager.idle();
+    },
+  };
 }
 
 interface Servers {

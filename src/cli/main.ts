@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/errors.js';
 import { registerAgentCommand } from './agent.js';
+import { registerCleanupCommand } from './cleanup.js';
 import { registerDemoCommand } from './demo.js';
 import { registerFleetCommand } from './fleet.js';
 import { packageVersion, registerVersionCommand } from './version.js';
@@ -12,6 +13,7 @@ const program = new Command('node-ca')
   .exitOverride();
 
 registerAgentCommand(program);
+registerCleanupCommand(program);
 registerDemoCommand(program);
 registerFleetCommand(program);
 registerVersionCommand(program);

@@ -16,13 +16,16 @@ import path from 'node:path';
 export async function writeFileAtomic(
   file: string,
   data: string | Uint8Array,
-  options: { mode?: number } = {},
+  options: { mode?: number; uid?: number; gid?: number } = {},
 ): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `${tempPrefix}${path.basename(file)}.${randomBytes(6).toString('hex')}`);
   const handle = await open(tmp, 'wx', options.mode ?? 0o644);
   try {
     await handle.writeFile(data);
+    // Exact mode (the umask applied to open's) and owner, before the file becomes visible.
+    if (options.mode !== undefined) await handle.chmod(options.mode);
+    if (options.uid !== undefined && options.gid !== undefined) await handle.chown(options.uid, options.gid);
     await handle.sync();
   } catch (err) {
     await handle.close();

@@ -105,9 +105,9 @@ async function createHostDir(dir: string, host: string, files: readonly { name: 
 /**
  * Removes what the agent wrote, the marker last (so a crash half-way leaves
  * the directory still marked and the next pass finishes the job). Files the
- * agent did not write keep the directory alive.
+ * agent did not write keep the directory alive. Also used by `node-ca cleanup`.
  */
-async function removeOwnedDir(hostDir: string): Promise<{ error?: string }> {
+export async function removeOwnedDir(hostDir: string): Promise<{ error?: string }> {
   await removeTempFiles(hostDir);
   for (const name of [CA_FILE, HOSTS_TOML, MARKER_FILE]) await unlink(path.join(hostDir, name)).catch(ignoreEnoent);
   try {

@@ -61,11 +61,15 @@ export function planCertsDir(input: PlanInput): ReconcileAction[] {
     if (action !== undefined) actions.push(action);
   }
   for (const e of input.observed) {
-    const owned = e.isDirectory && e.files[MARKER_FILE] !== undefined;
-    if (owned && !wanted.has(e.name) && !input.keep.has(e.name))
+    if (isOwnedEntry(e) && !wanted.has(e.name) && !input.keep.has(e.name))
       actions.push({ type: 'remove', host: e.name });
   }
   return actions;
+}
+
+/** A directory is the agent's exactly when it holds the marker; anything else is an administrator's. */
+export function isOwnedEntry(e: ObservedEntry): boolean {
+  return e.isDirectory && e.files[MARKER_FILE] !== undefined;
 }
 
 /** The files a registry's directory must hold, in write order. */

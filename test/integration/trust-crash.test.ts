@@ -23,13 +23,13 @@ it('kill -9 at random instants during a stream of updates never leaves a partial
   const sandbox = box;
   const seenCa = new Set<string>();
   const seenToml = new Set<string>();
-  let reading = true;
+  const state = { reading: true };
   const hostsToml = (await import('../../src/trust/render.js')).renderHostsToml;
   const allowedToml = new Set([...Array(3).keys()].map((i) => hostsToml(`r${i}.test.local`)).concat(hostsToml(HOST)));
 
   // A reader that keeps opening every file the agent may write, as containerd would.
   const reader = (async () => {
-    while (reading) {
+    while (state.reading) {
       for (const dir of [sandbox.containerd, sandbox.docker]) {
         const hosts = await readdir(dir).catch(() => [] as string[]);
         for (const h of hosts) {
@@ -60,7 +60,7 @@ it('kill -9 at random instants during a stream of updates never leaves a partial
   await waitFor(async () => (await readFile(path.join(sandbox.containerd, HOST, 'ca.crt'), 'utf8')) === last['registry.test.local..5000'], {
     message: 'converged after restart',
   });
-  reading = false;
+  state.reading = false;
   await reader;
 
   expect(seenCa.size).toBeGreaterThan(1);

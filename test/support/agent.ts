@@ -49,10 +49,12 @@ export async function startAgentProcess(options: StartAgentOptions): Promise<Age
   });
   const logs: LogLine[] = [];
   const stderr: string[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => logs.push(parseLine(line)));
-  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  createInterface({ input: child.stdout }).on('line', (line) => logs.push(parseLine(line)));
+  createInterface({ input: child.stderr }).on('line', (line) => stderr.push(line));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
+    child.on('exit', (code, signal) => {
+      resolve({ code, signal });
+    }),
   );
   const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 15_000) =>
     waitFor(() => logs.find(pred), { timeoutMs, message: `agent log line (stderr: ${stderr.slice(-5).join(' | ')})` });

@@ -13,7 +13,7 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      const why = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
       throw new Error(`timed out waiting for ${options.message ?? 'condition'}${why}`);
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 10));

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { removeMarkedLines } from '../../src/hosts/cleanup.js';
+
+const ours = '10.96.0.5 image-registry.image-registry-system.svc image-registry.image-registry-system.svc.cluster.local # node-ca';
+
+describe('removeMarkedLines', () => {
+  it.each([
+    ['only our line', `${ours}\n`, ''],
+    ['our line among others', `127.0.0.1 localhost\n${ours}\n::1 localhost\n`, '127.0.0.1 localhost\n::1 localhost\n'],
+    ['comments, blank lines and order', `# admin\n\n${ours}\n10.0.0.9 db # keep\n\n`, '# admin\n\n10.0.0.9 db # keep\n\n'],
+    ['our line last without a final newline', `127.0.0.1 localhost\n${ours}`, '127.0.0.1 localhost\n'],
+    ['a foreign last line without a final newline', `${ours}\n10.0.0.9 db`, '10.0.0.9 db'],
+    ['CRLF line endings', `a\r\n${ours}\r\nb\r\n`, 'a\r\nb\r\n'],
+    ['trailing blanks after the marker', `${ours}  \n`, ''],
+    ['dual-stack lines', `${ours}\nfd00::5 image-registry.image-registry-system.svc # node-ca\n`, ''],
+    ['an empty file', '', ''],
+  ])('removes the agent lines and keeps every other byte: %s', (_name, input, expected) => {
+    expect(removeMarkedLines(input).text).toBe(expected);
+  });
+
+  it.each([
+    ['a marker in the middle of a line', '10.0.0.9 db # node-ca was here\n'],
+    ['another tool marker', '10.0.0.9 db # node-ca-old\n'],
+    ['a host named like the marker', '10.0.0.9 x#node-ca\n'],
+  ])('keeps lines that are not the agent lines: %s', (_name, input) => {
+    expect(removeMarkedLines(input)).toEqual({ text: input, removed: [] });
+  });
+
+  it('reports the removed lines without their line endings', () => {
+    expect(removeMarkedLines(`a\n${ours}\r\n`).removed).toEqual([ours]);
+  });
+});
