@@ -66,7 +66,7 @@ function readyz(port: number): Promise<boolean> {
         resolve(res.statusCode === 200);
       },
     );
-    req.on('error', () => resolve(false));
+    req.on('error', () => { resolve(false); });
   });
 }
 
@@ -226,7 +226,7 @@ export async function startFleetCluster(
     runFleet,
     async close() {
       for (const c of children) c.kill('SIGKILL');
-      await Promise.all([...nodes.values()].map((n) => n.agent?.stop()));
+      await Promise.all([...nodes.values()].flatMap((n) => (n.agent === undefined ? [] : [n.agent.stop()])));
       await api.close();
       await rm(root, { recursive: true, force: true });
     },
