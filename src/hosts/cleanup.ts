@@ -1,34 +1,21 @@
-import { chown, open, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { errnoCode } from '../lib/errors.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
-
-/** The marker that ends every line the agent writes in the hosts file. */
-export const HOSTS_LINE_MARKER = '# node-ca';
-
-const markedLine = /(?:^|[ \t])# node-ca[ \t]*$/;
+import { managedLines, mergeHostsFile } from './hosts-file.js';
+import { writeHostsFile } from './writer.js';
 
 /**
  * Drops the agent's lines (those ending with `# node-ca`) and keeps every
- * other byte exactly: comments, blank lines, order, CRLF, a missing final
- * newline. Pure.
+ * other byte, as the hosts manager does for a Service that is gone: with no
+ * Service configured, the merge removes every node-ca line. Pure.
  */
 export function removeMarkedLines(text: string): { text: string; removed: string[] } {
-  const kept: string[] = [];
-  const removed: string[] = [];
-  // Each piece is one line with its own terminator (the last may have none).
-  for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
-    const body = line.replace(/\r?\n$/, '');
-    if (markedLine.test(body)) removed.push(body);
-    else kept.push(line);
-  }
-  return { text: kept.join(''), removed };
+  return { text: mergeHostsFile(text, []), removed: managedLines(text) };
 }
 
 /**
- * Removes the agent's lines from a hosts file, for `node-ca cleanup`.
- * Returns the removed lines; a missing file has none. Written atomically,
- * or in place when the file is a bind mount (as `/etc/hosts` is in the pod:
- * a rename over a mount point fails with EBUSY), keeping mode and owner.
+ * Removes the agent's lines from a hosts file, for `node-ca cleanup`, with
+ * the hosts manager's writer (in place for a bind mount, else atomic; mode
+ * and owner kept). Returns the removed lines; a missing file has none.
  */
 export async function removeHostsLines(file: string): Promise<string[]> {
   let before: string;
@@ -39,31 +26,6 @@ export async function removeHostsLines(file: string): Promise<string[]> {
     throw err;
   }
   const { text, removed } = removeMarkedLines(before);
-  if (removed.length > 0) await writeKeepingInode(file, text);
+  if (removed.length > 0) await writeHostsFile(file, text);
   return removed;
-}
-
-async function writeKeepingInode(file: string, text: string): Promise<void> {
-  const st = await stat(file);
-  try {
-    await writeFileAtomic(file, text, { mode: st.mode & 0o7777 });
-  } catch (err) {
-    if (errnoCode(err) !== 'EBUSY') throw err;
-    await writeInPlace(file, text);
-    return;
-  }
-  await chown(file, st.uid, st.gid);
-}
-
-/** Not atomic, but the only way to change a bind-mounted file; the file stays the same inode. */
-async function writeInPlace(file: string, text: string): Promise<void> {
-  const handle = await open(file, 'r+');
-  try {
-    const data = Buffer.from(text, 'utf8');
-    await handle.write(data, 0, data.length, 0);
-    await handle.truncate(data.length);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

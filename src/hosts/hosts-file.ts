@@ -33,6 +33,13 @@ export function parseManagedLine(text: string): ManagedEntry | undefined {
   return ip === undefined || ip === '' ? undefined : { ip, names };
 }
 
+/** The text of every node-ca line (without its line ending). */
+export function managedLines(content: string): string[] {
+  return splitLines(content)
+    .map((l) => l.text.replace(/\r$/, ''))
+    .filter((t) => parseManagedLine(t) !== undefined);
+}
+
 /** Every node-ca line of a hosts file. */
 export function parseManagedEntries(content: string): ManagedEntry[] {
   return splitLines(content).flatMap((l) => parseManagedLine(l.text) ?? []);
@@ -57,7 +64,8 @@ export function mergeHostsFile(content: string, plans: readonly ServiceHostsPlan
   let insertAt: number | undefined;
   for (const line of splitLines(content)) {
     const entry = parseManagedLine(line.text);
-    if (entry === undefined || entry.names.some((n) => keep.has(n))) out.push(line.text + (line.eol === '' ? '\n' : line.eol));
+    if (entry === undefined || entry.names.some((n) => keep.has(n)))
+      out.push(line.text + (line.eol === '' ? '\n' : line.eol));
     else insertAt ??= out.length;
   }
   out.splice(insertAt ?? out.length, 0, ...wanted.map((l) => `${l}\n`));

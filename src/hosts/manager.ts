@@ -4,7 +4,12 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { createCoalescingRunner } from '../lib/serial.js';
 import { mergeHostsFile, parseManagedEntries, type ManagedEntry } from './hosts-file.js';
-import { planServiceHosts, type ServiceHostsPlan, type ServiceRef, type ServiceShape } from './plan.js';
+import {
+  planServiceHosts,
+  type ServiceHostsPlan,
+  type ServiceRef,
+  type ServiceShape,
+} from './plan.js';
 import { readHostsFile, writeHostsFile, type WriteMode } from './writer.js';
 
 /** Where a Service's current state comes from (the API watch in the agent). */
@@ -29,7 +34,12 @@ export interface HostsManagerDeps {
 export interface HostsStatus {
   readonly file: string;
   readonly entries: readonly ManagedEntry[];
-  readonly services: readonly { namespace: string; name: string; state: string; ips: readonly string[] }[];
+  readonly services: readonly {
+    namespace: string;
+    name: string;
+    state: string;
+    ips: readonly string[];
+  }[];
   readonly lastSyncTime: string | null;
   readonly lastWrite: { time: string; mode: WriteMode } | null;
   readonly errors: readonly string[];
@@ -51,7 +61,9 @@ export function createHostsManager(deps: HostsManagerDeps) {
   let reported = new Set<string>();
 
   async function reconcileOnce(): Promise<void> {
-    plans = deps.sources.map((s) => planServiceHosts(s.ref, { synced: s.synced(), service: s.current() }, deps.clusterDomain));
+    plans = deps.sources.map((s) =>
+      planServiceHosts(s.ref, { synced: s.synced(), service: s.current() }, deps.clusterDomain),
+    );
     try {
       const written = await applyPlans(plans);
       errors = [];
@@ -59,7 +71,10 @@ export function createHostsManager(deps: HostsManagerDeps) {
       if (written !== undefined) lastWrite = { time: lastSyncTime, mode: written };
     } catch (err) {
       errors = [`${deps.file}: ${errorMessage(err)}`];
-      log.error({ err, file: deps.file }, 'cannot update the hosts file; its content is left as it was');
+      log.error(
+        { err, file: deps.file },
+        'cannot update the hosts file; its content is left as it was',
+      );
     }
     deps.metrics.hostsEntries.set(entries.length);
     report();
@@ -113,7 +128,12 @@ export function createHostsManager(deps: HostsManagerDeps) {
     status: (): HostsStatus => ({
       file: deps.file,
       entries,
-      services: plans.map((p) => ({ namespace: p.ref.namespace, name: p.ref.name, state: p.state, ips: p.ips })),
+      services: plans.map((p) => ({
+        namespace: p.ref.namespace,
+        name: p.ref.name,
+        state: p.state,
+        ips: p.ips,
+      })),
       lastSyncTime,
       lastWrite,
       errors,

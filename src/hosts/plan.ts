@@ -8,7 +8,11 @@ export interface ServiceRef {
 
 /** The fields of a Kubernetes Service the hosts manager reads. */
 export interface ServiceShape {
-  readonly spec?: { readonly type?: string; readonly clusterIP?: string; readonly clusterIPs?: readonly string[] };
+  readonly spec?: {
+    readonly type?: string;
+    readonly clusterIP?: string;
+    readonly clusterIPs?: readonly string[];
+  };
 }
 
 /**
@@ -45,6 +49,8 @@ export function planServiceHosts(
   if (known.service === undefined || spec === undefined) return plan('absent');
   if (spec.type === 'ExternalName') return plan('externalName');
   // clusterIPs holds one address per family (dual-stack); clusterIP is its first, kept by older servers only.
-  const ips = (spec.clusterIPs?.length ? spec.clusterIPs : [spec.clusterIP ?? '']).filter((ip) => isIP(ip) !== 0);
+  const ips = (spec.clusterIPs?.length ? spec.clusterIPs : [spec.clusterIP ?? '']).filter(
+    (ip) => isIP(ip) !== 0,
+  );
   return ips.length === 0 ? plan('headless') : plan('mapped', ips);
 }

@@ -11,7 +11,10 @@ export type WriteMode = 'in-place' | 'rename';
  * different st_dev than its directory says so; a bind mount from the same
  * filesystem keeps the st_dev, so /proc/self/mountinfo is asked too.
  */
-export async function isMountPoint(file: string, mountinfo = '/proc/self/mountinfo'): Promise<boolean> {
+export async function isMountPoint(
+  file: string,
+  mountinfo = '/proc/self/mountinfo',
+): Promise<boolean> {
   const real = await realpath(file);
   const [f, d] = await Promise.all([stat(real), stat(path.dirname(real))]);
   if (f.dev !== d.dev) return true;

@@ -37,7 +37,10 @@ export function createKubeClient(options: { kubeconfig?: string | undefined }): 
   if (options.kubeconfig !== undefined) loadFile(kc, options.kubeconfig);
   else loadInCluster(kc);
   const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new ConfigError(`kubeconfig ${options.kubeconfig ?? '(in-cluster)'} has no current cluster`);
+  if (cluster === null)
+    throw new ConfigError(
+      `kubeconfig ${options.kubeconfig ?? '(in-cluster)'} has no current cluster`,
+    );
   return {
     kubeConfig: kc,
     core: kc.makeApiClient(CoreV1Api),
@@ -57,12 +60,17 @@ function loadFile(kc: KubeConfig, file: string): void {
 }
 
 function loadInCluster(kc: KubeConfig): void {
-  const hint = 'set kubeconfig in the configuration or KUBECONFIG, or run in a pod with a service account';
+  const hint =
+    'set kubeconfig in the configuration or KUBECONFIG, or run in a pod with a service account';
   if (!existsSync(serviceAccountTokenPath))
-    throw new ConfigError(`kubeconfig: none given and not in a cluster (no ${serviceAccountTokenPath}); ${hint}`);
+    throw new ConfigError(
+      `kubeconfig: none given and not in a cluster (no ${serviceAccountTokenPath}); ${hint}`,
+    );
   kc.loadFromCluster();
   const server = kc.getCurrentCluster()?.server ?? '';
   // loadFromCluster reads KUBERNETES_SERVICE_HOST/PORT itself and writes "undefined" when they are unset.
   if (server.includes('undefined'))
-    throw new ConfigError(`kubeconfig: none given and KUBERNETES_SERVICE_HOST/PORT are unset; ${hint}`);
+    throw new ConfigError(
+      `kubeconfig: none given and KUBERNETES_SERVICE_HOST/PORT are unset; ${hint}`,
+    );
 }

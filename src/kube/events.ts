@@ -75,7 +75,11 @@ export function createKubeEventSink(o: KubeEventSinkOptions): EventSink {
   }
 
   return {
-    warning: (reason, message) => { post('Warning', reason, message); },
-    normal: (reason, message) => { post('Normal', reason, message); },
+    warning: (reason, message) => {
+      post('Warning', reason, message);
+    },
+    normal: (reason, message) => {
+      post('Normal', reason, message);
+    },
   };
 }

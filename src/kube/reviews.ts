@@ -49,19 +49,34 @@ export interface Reviewer {
 export function createReviewer(client: KubeClient, metrics?: Metrics): Reviewer {
   const unavailable = (operation: string, err: unknown) => {
     metrics?.apiErrors.inc({ operation });
-    return new NodeCaError('AUTH_UNAVAILABLE', `cannot reach the Kubernetes API for ${operation}: ${describeApiError(err)}`, { cause: err });
+    return new NodeCaError(
+      'AUTH_UNAVAILABLE',
+      `cannot reach the Kubernetes API for ${operation}: ${describeApiError(err)}`,
+      { cause: err },
+    );
   };
   return {
     async reviewToken({ token, audiences = [] }) {
       const review = await client.authentication
-        .createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [...audiences] } } })
+        .createTokenReview({
+          body: {
+            apiVersion: 'authentication.k8s.io/v1',
+            kind: 'TokenReview',
+            spec: { token, audiences: [...audiences] },
+          },
+        })
         .catch((err: unknown) => {
           throw unavailable('tokenreview', err);
         });
       const s = review.status ?? {};
       if (s.authenticated !== true || s.user?.username === undefined)
         return { authenticated: false, audiences: [], error: s.error ?? 'not authenticated' };
-      const user = { username: s.user.username, uid: s.user.uid ?? '', groups: s.user.groups ?? [], extra: s.user.extra ?? {} };
+      const user = {
+        username: s.user.username,
+        uid: s.user.uid ?? '',
+        groups: s.user.groups ?? [],
+        extra: s.user.extra ?? {},
+      };
       return { authenticated: true, user, audiences: s.audiences ?? [] };
     },
     async reviewAccess(req) {
@@ -72,13 +87,23 @@ export function createReviewer(client: KubeClient, metrics?: Metrics): Reviewer 
           user: req.user,
           groups: req.groups === undefined ? undefined : [...req.groups],
           uid: req.uid,
-          extra: req.extra === undefined ? undefined : Object.fromEntries(Object.entries(req.extra).map(([k, v]) => [k, [...v]])),
-          resourceAttributes: { group: req.group, resource: req.resource, verb: req.verb, name: req.name },
+          extra:
+            req.extra === undefined
+              ? undefined
+              : Object.fromEntries(Object.entries(req.extra).map(([k, v]) => [k, [...v]])),
+          resourceAttributes: {
+            group: req.group,
+            resource: req.resource,
+            verb: req.verb,
+            name: req.name,
+          },
         },
       };
-      const review = await client.authorization.createSubjectAccessReview({ body }).catch((err: unknown) => {
-        throw unavailable('subjectaccessreview', err);
-      });
+      const review = await client.authorization
+        .createSubjectAccessReview({ body })
+        .catch((err: unknown) => {
+          throw unavailable('subjectaccessreview', err);
+        });
       const allowed = review.status?.allowed === true && review.status.denied !== true;
       const reason = review.status?.reason;
       return reason === undefined || reason === '' ? { allowed } : { allowed, reason };

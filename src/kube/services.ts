@@ -23,7 +23,12 @@ export function createServiceWatches(o: {
   backoff?: BackoffPolicy;
 }): WatchedService[] {
   return o.services.map((ref) => {
-    const watch = createObjectWatch({ ...o, resource: 'services', namespace: ref.namespace, name: ref.name });
+    const watch = createObjectWatch({
+      ...o,
+      resource: 'services',
+      namespace: ref.namespace,
+      name: ref.name,
+    });
     return { ref, watch, synced: () => watch.state().synced, current: () => watch.current() };
   });
 }

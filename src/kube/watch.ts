@@ -1,9 +1,16 @@
-import { ERROR, ListWatch, Watch, type KubernetesListObject, type V1ConfigMap, type V1Service } from '@kubernetes/client-node';
+import {
+  ERROR,
+  ListWatch,
+  type KubernetesListObject,
+  type V1ConfigMap,
+  type V1Service,
+} from '@kubernetes/client-node';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.js';
 import type { KubeClient } from './client.js';
 import { describeApiError } from './errors.js';
+import { createStreamWatch } from './stream-watch.js';
 
 /** What `/v1/status` shows of one watch. */
 export interface WatchState {
@@ -28,8 +35,10 @@ export interface ObjectWatch<T> {
 }
 
 const kinds = {
-  services: (c: KubeClient, namespace: string, fieldSelector: string) => c.core.listNamespacedService({ namespace, fieldSelector }),
-  configmaps: (c: KubeClient, namespace: string, fieldSelector: string) => c.core.listNamespacedConfigMap({ namespace, fieldSelector }),
+  services: (c: KubeClient, namespace: string, fieldSelector: string) =>
+    c.core.listNamespacedService({ namespace, fieldSelector }),
+  configmaps: (c: KubeClient, namespace: string, fieldSelector: string) =>
+    c.core.listNamespacedConfigMap({ namespace, fieldSelector }),
 } as const;
 type Kind = keyof typeof kinds;
 type ObjectOf<K extends Kind> = K extends 'services' ? V1Service : V1ConfigMap;
@@ -57,11 +66,12 @@ export interface ObjectWatchOptions<K extends Kind> {
  * ours. Its object cache is kept across restarts, so an outage never looks
  * like a deletion.
  */
-export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): ObjectWatch<ObjectOf<K>> {
+export function createObjectWatch<K extends Kind>(
+  o: ObjectWatchOptions<K>,
+): ObjectWatch<ObjectOf<K>> {
   const id = `${o.resource}/${o.namespace}/${o.name}`;
   const now = o.now ?? (() => new Date());
   const policy = o.backoff ?? defaultBackoff;
-  const log = o.logger.child({ watch: id });
   let connected = false;
   let synced = false;
   let stopped = false;
@@ -73,12 +83,20 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
 
   const listFn = async () => {
     try {
-      const list = (await kinds[o.resource](o.client, o.namespace, `metadata.name=${o.name}`)) as KubernetesListObject<ObjectOf<K>>;
+      const list = (await kinds[o.resource](
+        o.client,
+        o.namespace,
+        `metadata.name=${o.name}`,
+      )) as KubernetesListObject<ObjectOf<K>>;
       // The field selector is the server's promise; the filter is ours.
-      list.items = list.items.filter((i) => i.metadata?.name === o.name && i.metadata.namespace === o.namespace);
+      list.items = list.items.filter(
+        (i) => i.metadata?.name === o.name && i.metadata.namespace === o.namespace,
+      );
       synced = true;
       lastEventTime = now().toISOString();
-      setImmediate(() => { o.onChange(); });
+      setImmediate(() => {
+        o.onChange();
+      });
       return list;
     } catch (err) {
       o.metrics.apiErrors.inc({ operation: `list ${o.resource}` });
@@ -86,35 +104,20 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
     }
   };
 
-  const watch = new (class extends Watch {
-    override async watch(
-      path: string,
-      params: Record<string, string | number | boolean | undefined>,
-      callback: (phase: string, obj: unknown, raw?: unknown) => void,
-      done: (err: unknown) => void,
-    ): Promise<AbortController> {
-      const stream = { ended: false };
-      const opened = Date.now();
-      const onEvent = (phase: string, obj: unknown, raw?: unknown) => {
-        lastEventTime = now().toISOString();
-        callback(phase, obj, raw);
-      };
-      const onDone = (err: unknown) => {
-        stream.ended = true;
-        connected = false;
-        if (err === null || err === undefined) { closedCleanly(Date.now() - opened, () => { done(err); }); return; }
-        done(err);
-      };
-      try {
-        const controller = await super.watch(path, params, onEvent, onDone);
-        if (!stream.ended) markConnected();
-        return controller;
-      } catch (err) {
-        onDone(err);
-        return new AbortController();
-      }
-    }
-  })(o.client.kubeConfig);
+  const watch = createStreamWatch(o.client.kubeConfig, {
+    onEvent: () => {
+      lastEventTime = now().toISOString();
+    },
+    onOpen: () => {
+      connected = true;
+      failures = 0;
+    },
+    onEnd: (err, livedMs, resume) => {
+      connected = false;
+      if (err === null || err === undefined) closedCleanly(livedMs, resume);
+      else resume();
+    },
+  });
 
   const informer = new ListWatch<ObjectOf<K>>(
     `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/${o.resource}`,
@@ -124,7 +127,10 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
     undefined,
     `metadata.name=${o.name}`,
   );
-  for (const verb of ['add', 'update', 'delete'] as const) informer.on(verb, () => { o.onChange(); });
+  for (const verb of ['add', 'update', 'delete'] as const)
+    informer.on(verb, () => {
+      o.onChange();
+    });
   informer.on('connect', () => {
     connects += 1;
     if (connects > 1) o.metrics.watchRestarts.inc({ watch: id });
@@ -137,15 +143,13 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
     scheduleRestart();
   });
 
-  function markConnected() {
-    connected = true;
-    failures = 0;
-  }
-
   // A stream the server ends cleanly is resumed at once by ListWatch; one that
   // keeps ending right after it opened (a proxy timeout) would make that a hot loop.
   function closedCleanly(livedMs: number, resume: () => void) {
-    if (stopped || livedMs >= 1000) { resume(); return; }
+    if (stopped || livedMs >= 1000) {
+      resume();
+      return;
+    }
     failures += 1;
     timer = setTimeout(resume, backoffDelay(failures, policy));
   }
@@ -153,7 +157,10 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
   function scheduleRestart() {
     failures += 1;
     const delay = backoffDelay(failures, policy);
-    log.warn({ err: lastError, retryInMs: delay }, 'Kubernetes watch failed; restarting with backoff, last known state kept');
+    o.logger.warn(
+      { watch: id, err: lastError, retryInMs: delay },
+      'Kubernetes watch failed; restarting with backoff, last known state kept',
+    );
     clearTimeout(timer);
     timer = setTimeout(() => {
       if (!stopped) void informer.start();
@@ -172,7 +179,14 @@ export function createObjectWatch<K extends Kind>(o: ObjectWatchOptions<K>): Obj
       await informer.stop();
     },
     current: () => (synced ? informer.get(o.name, o.namespace) : undefined),
-    state: () => ({ watch: id, connected, synced, lastError, lastEventTime, restarts: Math.max(0, connects - 1) }),
+    state: () => ({
+      watch: id,
+      connected,
+      synced,
+      lastError,
+      lastEventTime,
+      restarts: Math.max(0, connects - 1),
+    }),
   };
 }
 

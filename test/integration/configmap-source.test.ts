@@ -10,7 +10,10 @@ import { waitFor } from '../support/poll.js';
 const ns = 'image-registry-system';
 const key = 'image-registry.image-registry-system.svc..5000';
 const host = 'image-registry.image-registry-system.svc:5000';
-const cm = (data: Record<string, string>) => ({ metadata: { namespace: ns, name: 'image-registry-certificates' }, data });
+const cm = (data: Record<string, string>) => ({
+  metadata: { namespace: ns, name: 'image-registry-certificates' },
+  data,
+});
 
 let api: KubeApiDouble;
 let dir: string;
@@ -34,29 +37,61 @@ describe('agent: the API-watched CA source', () => {
   it('writes ca.crt from the ConfigMap, follows changes, and posts one event per invalid key, not one per resync', async () => {
     const ca1 = makeCa('registry-ca-1');
     const ca2 = makeCa('registry-ca-2', { keyIndex: 2 });
-    api.create('configmaps', cm({ [key]: ca1.cert, 'Not_A_Host': ca1.cert }));
+    api.create('configmaps', cm({ [key]: ca1.cert, Not_A_Host: ca1.cert }));
     agent = await startAgentProcess({
       config: {
         kubeconfig: api.kubeconfigPath,
-        trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '', resyncSeconds: 1 },
+        trust: {
+          containerdCertsDir: path.join(dir, 'certs.d'),
+          dockerCertsDir: '',
+          resyncSeconds: 1,
+        },
         hosts: { file: '' },
-        server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+        server: {
+          listen: '127.0.0.1:0',
+          tls: { mode: 'disabled' },
+          auth: { mode: 'none' },
+          socket: '',
+        },
       },
       env: { POD_NAME: 'node-ca-x1', POD_NAMESPACE: ns },
     });
-    await waitFor(async () => (await readCa()) === ca1.cert, { timeoutMs: 15_000, message: 'ca.crt written' });
-    api.update('configmaps', cm({ [key]: ca2.cert, 'Not_A_Host': ca1.cert }));
-    await waitFor(async () => (await readCa()) === ca2.cert, { timeoutMs: 15_000, message: 'ca.crt replaced' });
-    await waitFor(async () => (await (await fetch(`${agent?.url ?? ''}/metrics`)).text()).match(/^node_ca_sync_total\{result="success"\} ([4-9]|\d\d)/m), {
+    await waitFor(async () => (await readCa()) === ca1.cert, {
       timeoutMs: 15_000,
-      message: 'several resyncs',
+      message: 'ca.crt written',
     });
+    api.update('configmaps', cm({ [key]: ca2.cert, Not_A_Host: ca1.cert }));
+    await waitFor(async () => (await readCa()) === ca2.cert, {
+      timeoutMs: 15_000,
+      message: 'ca.crt replaced',
+    });
+    await waitFor(
+      async () =>
+        (await (await fetch(`${agent?.url ?? ''}/metrics`)).text()).match(
+          /^node_ca_sync_total\{result="success"\} ([4-9]|\d\d)/m,
+        ),
+      {
+        timeoutMs: 15_000,
+        message: 'several resyncs',
+      },
+    );
     const invalid = api.events.filter((e) => e.reason === 'InvalidCAKey');
     expect(invalid).toHaveLength(1);
-    expect(invalid[0]).toMatchObject({ type: 'Warning', regarding: { kind: 'Pod', name: 'node-ca-x1', namespace: ns } });
-    const status = (await (await fetch(`${agent.url ?? ''}/v1/status`)).json()) as { trust: { source: string }; api: { watches: { watch: string; connected: boolean }[] } };
+    expect(invalid[0]).toMatchObject({
+      type: 'Warning',
+      regarding: { kind: 'Pod', name: 'node-ca-x1', namespace: ns },
+    });
+    const status = (await (await fetch(`${agent.url ?? ''}/v1/status`)).json()) as {
+      trust: { source: string };
+      api: { watches: { watch: string; connected: boolean }[] };
+    };
     expect(status.trust.source).toBe(`configmap ${ns}/image-registry-certificates`);
-    expect(status.api.watches).toEqual([expect.objectContaining({ watch: `configmaps/${ns}/image-registry-certificates`, connected: true })]);
+    expect(status.api.watches).toEqual([
+      expect.objectContaining({
+        watch: `configmaps/${ns}/image-registry-certificates`,
+        connected: true,
+      }),
+    ]);
   });
 
   it('keeps ca.crt when the ConfigMap is deleted or the API is down', async () => {
@@ -67,10 +102,18 @@ describe('agent: the API-watched CA source', () => {
         kubeconfig: api.kubeconfigPath,
         trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
         hosts: { file: '' },
-        server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+        server: {
+          listen: '127.0.0.1:0',
+          tls: { mode: 'disabled' },
+          auth: { mode: 'none' },
+          socket: '',
+        },
       },
     });
-    await waitFor(async () => (await readCa()) === ca1.cert, { timeoutMs: 15_000, message: 'ca.crt written' });
+    await waitFor(async () => (await readCa()) === ca1.cert, {
+      timeoutMs: 15_000,
+      message: 'ca.crt written',
+    });
     api.remove('configmaps', ns, 'image-registry-certificates');
     await agent.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('trust sync failed'));
     api.apiDown = 'refuse';
@@ -80,7 +123,11 @@ describe('agent: the API-watched CA source', () => {
 
   it('fails fast without a kubeconfig outside a cluster', async () => {
     agent = await startAgentProcess({
-      config: { trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' }, hosts: { file: '' }, server: { listen: '', socket: '' } },
+      config: {
+        trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
+        hosts: { file: '' },
+        server: { listen: '', socket: '' },
+      },
       waitStarted: false,
     });
     const exit = await agent.exited;

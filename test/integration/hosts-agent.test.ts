@@ -9,9 +9,13 @@ import { waitFor } from '../support/poll.js';
 const ns = 'image-registry-system';
 const names = `image-registry.${ns}.svc image-registry.${ns}.svc.cluster.local`;
 const line = (ip: string) => `${ip} ${names} # node-ca`;
-const svc = (namespace: string, ips: string[]) => ({ metadata: { namespace, name: 'image-registry' }, spec: { clusterIP: ips[0], clusterIPs: ips } });
+const svc = (namespace: string, ips: string[]) => ({
+  metadata: { namespace, name: 'image-registry' },
+  spec: { clusterIP: ips[0], clusterIPs: ips },
+});
 // Tabs, a comment, blank lines, trailing blanks, CRLF and no final newline: all must survive.
-const foreign = '# admin table\n127.0.0.1\tlocalhost\n\n::1   localhost ip6-localhost  \n10.1.1.1 other\r\n# last line, no newline';
+const foreign =
+  '# admin table\n127.0.0.1\tlocalhost\n\n::1   localhost ip6-localhost  \n10.1.1.1 other\r\n# last line, no newline';
 
 let api: KubeApiDouble;
 let dir: string;
@@ -32,19 +36,37 @@ afterEach(async () => {
 function config(hostsFile: string) {
   return {
     kubeconfig: api.kubeconfigPath,
-    trust: { sourceDir: path.join(dir, 'ca'), containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
+    trust: {
+      sourceDir: path.join(dir, 'ca'),
+      containerdCertsDir: path.join(dir, 'certs.d'),
+      dockerCertsDir: '',
+    },
     hosts: { file: hostsFile, services: [{ namespace: ns, name: 'image-registry' }] },
-    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+    server: {
+      listen: '127.0.0.1:0',
+      tls: { mode: 'disabled' },
+      auth: { mode: 'none' },
+      socket: '',
+    },
   };
 }
 
 interface Status {
-  hosts: { entries: { ip: string }[]; services: { state: string }[]; lastWrite: { mode: string } | null; errors: string[] };
+  hosts: {
+    entries: { ip: string }[];
+    services: { state: string }[];
+    lastWrite: { mode: string } | null;
+    errors: string[];
+  };
   api: { connected: boolean; lastError: string | null; lastEventTime: string | null };
 }
-const status = async (): Promise<Status> => (await (await fetch(`${agent?.url ?? ''}/v1/status`)).json()) as Status;
+const status = async (): Promise<Status> =>
+  (await (await fetch(`${agent?.url ?? ''}/v1/status`)).json()) as Status;
 const contentIs = (file: string, expected: string) =>
-  waitFor(async () => (await readFile(file, 'utf8')) === expected, { timeoutMs: 15_000, message: `hosts file = ${JSON.stringify(expected)}` });
+  waitFor(async () => (await readFile(file, 'utf8')) === expected, {
+    timeoutMs: 15_000,
+    message: `hosts file = ${JSON.stringify(expected)}`,
+  });
 
 describe('agent: registry Service to the hosts file', () => {
   it('follows create, change, dual-stack and delete in a plain file, keeping foreign bytes, mode and owner', async () => {
@@ -82,7 +104,18 @@ describe('agent: registry Service to the hosts file', () => {
     const inode = (await stat(hostSide)).ino;
     agent = await startAgentProcess({
       config: config(podSide),
-      prefix: ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', hostSide, podSide],
+      prefix: [
+        'unshare',
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'sh',
+        hostSide,
+        podSide,
+      ],
     });
     api.create('services', svc(ns, ['10.96.0.10']));
     await contentIs(hostSide, `${foreign}\n${line('10.96.0.10')}`);
@@ -100,27 +133,50 @@ describe('agent: registry Service to the hosts file', () => {
     agent = await startAgentProcess({ config: config(hosts) });
     await contentIs(hosts, `${foreign}\n${line('10.96.0.10')}`);
     api.apiDown = 'refuse';
-    await waitFor(async () => !(await status()).api.connected, { timeoutMs: 15_000, message: 'API seen down' });
+    await waitFor(async () => !(await status()).api.connected, {
+      timeoutMs: 15_000,
+      message: 'API seen down',
+    });
     api.apiDown = 'unavailable';
-    await waitFor(async () => (await status()).api.lastError?.startsWith('HTTP 503'), { timeoutMs: 20_000, message: '503 seen' });
+    await waitFor(async () => (await status()).api.lastError?.startsWith('HTTP 503'), {
+      timeoutMs: 20_000,
+      message: '503 seen',
+    });
     api.update('services', svc(ns, ['10.96.0.20']));
     expect(await readFile(hosts, 'utf8')).toBe(`${foreign}\n${line('10.96.0.10')}`);
     expect((await status()).hosts.entries.map((e) => e.ip)).toEqual(['10.96.0.10']);
     api.apiDown = false;
     await contentIs(hosts, `${foreign}\n${line('10.96.0.20')}`);
-    await waitFor(async () => (await status()).api.connected, { timeoutMs: 15_000, message: 'reconnected' });
+    await waitFor(async () => (await status()).api.connected, {
+      timeoutMs: 15_000,
+      message: 'reconnected',
+    });
   });
 
   it('reports a headless Service once, writes nothing for it', async () => {
     const hosts = path.join(dir, 'hosts');
     await writeFile(hosts, foreign);
-    api.create('services', { metadata: { namespace: ns, name: 'image-registry' }, spec: { clusterIP: 'None', clusterIPs: ['None'] } });
-    agent = await startAgentProcess({ config: { ...config(hosts), trust: { ...config(hosts).trust, resyncSeconds: 1 } } });
-    await waitFor(async () => (await status()).hosts.services[0]?.state === 'headless', { timeoutMs: 15_000, message: 'headless' });
-    await waitFor(async () => (await (await fetch(`${agent?.url ?? ''}/metrics`)).text()).match(/^node_ca_sync_total\{result="success"\} ([3-9]|\d\d)/m), {
-      timeoutMs: 15_000,
-      message: 'three resyncs',
+    api.create('services', {
+      metadata: { namespace: ns, name: 'image-registry' },
+      spec: { clusterIP: 'None', clusterIPs: ['None'] },
     });
+    agent = await startAgentProcess({
+      config: { ...config(hosts), trust: { ...config(hosts).trust, resyncSeconds: 1 } },
+    });
+    await waitFor(async () => (await status()).hosts.services[0]?.state === 'headless', {
+      timeoutMs: 15_000,
+      message: 'headless',
+    });
+    await waitFor(
+      async () =>
+        (await (await fetch(`${agent?.url ?? ''}/metrics`)).text()).match(
+          /^node_ca_sync_total\{result="success"\} ([3-9]|\d\d)/m,
+        ),
+      {
+        timeoutMs: 15_000,
+        message: 'three resyncs',
+      },
+    );
     expect(api.events.filter((e) => e.reason === 'ServiceNotMappable')).toHaveLength(1);
     expect(await readFile(hosts, 'utf8')).toBe(foreign);
   });

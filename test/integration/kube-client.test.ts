@@ -11,7 +11,10 @@ import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-doub
 import { waitFor } from '../support/poll.js';
 
 const logger = createLogger({ level: 'silent' });
-const svc = (ns: string, name: string, ip: string) => ({ metadata: { namespace: ns, name }, spec: { clusterIP: ip, clusterIPs: [ip] } });
+const svc = (ns: string, name: string, ip: string) => ({
+  metadata: { namespace: ns, name },
+  spec: { clusterIP: ip, clusterIPs: [ip] },
+});
 
 let api: KubeApiDouble;
 let client: KubeClient;
@@ -33,7 +36,12 @@ afterEach(async () => {
 
 async function watchService(name = 'image-registry') {
   watch = createObjectWatch({
-    client, resource: 'services', namespace: 'reg', name, logger, metrics,
+    client,
+    resource: 'services',
+    namespace: 'reg',
+    name,
+    logger,
+    metrics,
     onChange: () => (changes += 1),
     backoff: { initialMs: 50, maxMs: 400 },
   });
@@ -82,7 +90,10 @@ describe('Kubernetes client against the API double', () => {
     const before = api.requests.length;
     api.dropConnections();
     api.update('services', svc('reg', 'image-registry', '10.0.0.2'));
-    await waitFor(() => ipOf(w) === '10.0.0.2', { timeoutMs: 15_000, message: 'change after drop' });
+    await waitFor(() => ipOf(w) === '10.0.0.2', {
+      timeoutMs: 15_000,
+      message: 'change after drop',
+    });
     const after = api.requests.slice(before);
     expect(after.filter((r) => !r.watch)).toEqual([]);
     expect(after.find((r) => r.watch)?.query.resourceVersion).toBe(String(seenRv));
@@ -101,7 +112,10 @@ describe('Kubernetes client against the API double', () => {
     expect(ipOf(w)).toBe('10.0.0.1');
     const before = api.requests.length;
     api.apiDown = false;
-    await waitFor(() => w.current() === undefined, { timeoutMs: 15_000, message: 'deletion seen by relist' });
+    await waitFor(() => w.current() === undefined, {
+      timeoutMs: 15_000,
+      message: 'deletion seen by relist',
+    });
     const after = api.requests.slice(before);
     expect(after.some((r) => r.watch)).toBe(true);
     expect(after.some((r) => !r.watch && r.path === '/api/v1/namespaces/reg/services')).toBe(true);
@@ -113,7 +127,10 @@ describe('Kubernetes client against the API double', () => {
     await waitFor(() => w.state().connected, { message: 'connected' });
     api.apiDown = 'unavailable';
     api.dropConnections();
-    await waitFor(() => w.state().lastError?.startsWith('HTTP 503'), { timeoutMs: 15_000, message: '503 seen' });
+    await waitFor(() => w.state().lastError?.startsWith('HTTP 503'), {
+      timeoutMs: 15_000,
+      message: '503 seen',
+    });
     expect(w.state().connected).toBe(false);
     expect(ipOf(w)).toBe('10.0.0.1');
     const mark = api.requests.length;
@@ -122,32 +139,68 @@ describe('Kubernetes client against the API double', () => {
     // 50 ms initial, 400 ms cap: at most a dozen tries in 1.5 s, not a hot loop.
     expect(api.requests.length - mark).toBeLessThan(15);
     api.apiDown = 'refuse';
-    await waitFor(async () => (await counterValue(metrics, 'apiErrors')) >= 3, { message: 'errors counted' });
+    await waitFor(async () => (await counterValue(metrics, 'apiErrors')) >= 3, {
+      message: 'errors counted',
+    });
     api.update('services', svc('reg', 'image-registry', '10.0.0.3'));
     api.apiDown = false;
-    await waitFor(() => ipOf(w) === '10.0.0.3' && w.state().connected, { timeoutMs: 15_000, message: 'recovered' });
+    await waitFor(() => ipOf(w) === '10.0.0.3' && w.state().connected, {
+      timeoutMs: 15_000,
+      message: 'recovered',
+    });
     expect(await counterValue(metrics, 'watchRestarts')).toBeGreaterThanOrEqual(1);
   });
 
   it('answers TokenReview and SubjectAccessReview from the tables the test sets', async () => {
-    api.tokens.set('good', { username: 'system:serviceaccount:ops:cleaner', groups: ['ops'], audiences: ['node-ca'] });
-    api.accessRules.push({ user: 'system:serviceaccount:ops:cleaner', resource: 'backups', verb: 'create', name: 'node-1' });
+    api.tokens.set('good', {
+      username: 'system:serviceaccount:ops:cleaner',
+      groups: ['ops'],
+      audiences: ['node-ca'],
+    });
+    api.accessRules.push({
+      user: 'system:serviceaccount:ops:cleaner',
+      resource: 'backups',
+      verb: 'create',
+      name: 'node-1',
+    });
     const r = createReviewer(client, metrics);
     const ok = await r.reviewToken({ token: 'good', audiences: ['node-ca'] });
-    expect(ok).toMatchObject({ authenticated: true, user: { username: 'system:serviceaccount:ops:cleaner', groups: ['ops'] } });
-    expect((await r.reviewToken({ token: 'good', audiences: ['other'] })).authenticated).toBe(false);
+    expect(ok).toMatchObject({
+      authenticated: true,
+      user: { username: 'system:serviceaccount:ops:cleaner', groups: ['ops'] },
+    });
+    expect((await r.reviewToken({ token: 'good', audiences: ['other'] })).authenticated).toBe(
+      false,
+    );
     expect((await r.reviewToken({ token: 'bad' })).authenticated).toBe(false);
-    const q = { user: 'system:serviceaccount:ops:cleaner', group: 'node-ca.alauda.io', resource: 'backups', verb: 'create' };
+    const q = {
+      user: 'system:serviceaccount:ops:cleaner',
+      group: 'node-ca.alauda.io',
+      resource: 'backups',
+      verb: 'create',
+    };
     expect((await r.reviewAccess({ ...q, name: 'node-1' })).allowed).toBe(true);
     expect((await r.reviewAccess({ ...q, name: 'node-2' })).allowed).toBe(false);
-    expect(api.accessReviews[0]).toMatchObject({ resourceAttributes: { group: 'node-ca.alauda.io', name: 'node-1' } });
+    expect(api.accessReviews[0]).toMatchObject({
+      resourceAttributes: { group: 'node-ca.alauda.io', name: 'node-1' },
+    });
     api.apiDown = 'unavailable';
-    await expect(r.reviewToken({ token: 'good' })).rejects.toMatchObject({ code: 'AUTH_UNAVAILABLE', status: 503 });
+    await expect(r.reviewToken({ token: 'good' })).rejects.toMatchObject({
+      code: 'AUTH_UNAVAILABLE',
+      status: 503,
+    });
   });
 
   it('posts an event about the pod once per condition, not once per report', async () => {
     let t = 1_000_000;
-    const sink = createKubeEventSink({ client, nodeName: 'node-1', pod: { name: 'node-ca-abc', namespace: 'reg' }, logger, metrics, now: () => t });
+    const sink = createKubeEventSink({
+      client,
+      nodeName: 'node-1',
+      pod: { name: 'node-ca-abc', namespace: 'reg' },
+      logger,
+      metrics,
+      now: () => t,
+    });
     sink.warning('InvalidCAKey', 'key "x": bad');
     sink.warning('InvalidCAKey', 'key "x": bad');
     sink.normal('HostsUpdated', 'ok');
@@ -156,12 +209,19 @@ describe('Kubernetes client against the API double', () => {
     sink.warning('InvalidCAKey', 'key "x": bad');
     await waitFor(() => api.events.length === 3, { message: 'again after the window' });
     const ev = api.events[0]!;
-    expect(ev).toMatchObject({ type: 'Warning', reason: 'InvalidCAKey', regarding: { kind: 'Pod', name: 'node-ca-abc', namespace: 'reg' }, reportingController: 'node-ca.alauda.io/agent' });
+    expect(ev).toMatchObject({
+      type: 'Warning',
+      reason: 'InvalidCAKey',
+      regarding: { kind: 'Pod', name: 'node-ca-abc', namespace: 'reg' },
+      reportingController: 'node-ca.alauda.io/agent',
+    });
     expect(ev.metadata.namespace).toBe('reg');
   });
 
   it('refuses to start without a kubeconfig outside a cluster instead of trying localhost:8080', () => {
     expect(() => createKubeClient({})).toThrow(ConfigError);
-    expect(() => createKubeClient({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(/cannot load/);
+    expect(() => createKubeClient({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(
+      /cannot load/,
+    );
   });
 });

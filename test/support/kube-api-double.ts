@@ -106,12 +106,23 @@ export interface KubeApiDouble {
 }
 
 function status(code: number, reason: string, message: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    code,
+  };
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.writeHead(code, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -138,7 +149,8 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
   const accessRules: AccessRule[] = [];
   const accessReviews: Record<string, unknown>[] = [];
 
-  const keyOf = (r: ResourceName, ns: string | undefined, name: string) => `${r}/${ns ?? ''}/${name}`;
+  const keyOf = (r: ResourceName, ns: string | undefined, name: string) =>
+    `${r}/${ns ?? ''}/${name}`;
 
   function record(resource: ResourceName, type: WatchEventType, obj: KubeObject): KubeObject {
     rv += 1;
@@ -157,41 +169,67 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
   }
 
   function sees(w: Watcher, resource: ResourceName, o: KubeObject): boolean {
-    return w.resource === resource && (w.namespace === undefined || w.namespace === o.metadata.namespace) && w.match(o);
+    return (
+      w.resource === resource &&
+      (w.namespace === undefined || w.namespace === o.metadata.namespace) &&
+      w.match(o)
+    );
   }
 
   function writeEvent(res: ServerResponse, type: string, object: unknown): void {
     res.write(`${JSON.stringify({ type, object })}\n`);
   }
 
-  function list(resource: ResourceName, namespace: string | undefined, match: (o: KubeObject) => boolean) {
+  function list(
+    resource: ResourceName,
+    namespace: string | undefined,
+    match: (o: KubeObject) => boolean,
+  ) {
     const items = [...store.entries()]
       .filter(([k]) => k.startsWith(`${resource}/`))
       .map(([, o]) => o)
       .filter((o) => (namespace === undefined || o.metadata.namespace === namespace) && match(o));
-    return { kind: `${resources[resource].kind}List`, apiVersion: 'v1', metadata: { resourceVersion: String(rv) }, items };
+    return {
+      kind: `${resources[resource].kind}List`,
+      apiVersion: 'v1',
+      metadata: { resourceVersion: String(rv) },
+      items,
+    };
   }
 
-  function startWatch(res: ServerResponse, w: Omit<Watcher, 'res'>, fromRv: string | undefined): void {
+  function startWatch(
+    res: ServerResponse,
+    w: Omit<Watcher, 'res'>,
+    fromRv: string | undefined,
+  ): void {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const watcher: Watcher = { ...w, res };
-    const from = fromRv === undefined || fromRv === '' || fromRv === '0' ? undefined : Number(fromRv);
+    const from =
+      fromRv === undefined || fromRv === '' || fromRv === '0' ? undefined : Number(fromRv);
     if (from !== undefined && from < compactedBefore) {
-      writeEvent(res, 'ERROR', status(410, 'Expired', `too old resource version: ${from} (${compactedBefore})`));
+      writeEvent(
+        res,
+        'ERROR',
+        status(410, 'Expired', `too old resource version: ${from} (${compactedBefore})`),
+      );
       res.end();
       return;
     }
     if (from === undefined) {
       for (const o of list(w.resource, w.namespace, w.match).items) writeEvent(res, 'ADDED', o);
     } else {
-      for (const h of history) if (h.rv > from && sees(watcher, h.resource, h.object)) writeEvent(res, h.type, h.object);
+      for (const h of history)
+        if (h.rv > from && sees(watcher, h.resource, h.object)) writeEvent(res, h.type, h.object);
     }
     watchers.add(watcher);
     res.on('close', () => watchers.delete(watcher));
   }
 
-  function route(req: IncomingMessage, url: URL): { resource: ResourceName; namespace?: string; name?: string } | undefined {
+  function route(
+    req: IncomingMessage,
+    url: URL,
+  ): { resource: ResourceName; namespace?: string; name?: string } | undefined {
     const parts = url.pathname.split('/').filter(Boolean);
     if (parts[0] !== 'api' || parts[1] !== 'v1') return undefined;
     let rest = parts.slice(2);
@@ -201,8 +239,18 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       rest = rest.slice(2);
     }
     const resource = rest[0] as ResourceName | undefined;
-    if (resource === undefined || !(resource in resources) || rest.length > 2 || req.method !== 'GET') return undefined;
-    return { resource, ...(namespace === undefined ? {} : { namespace }), ...(rest[1] === undefined ? {} : { name: rest[1] }) };
+    if (
+      resource === undefined ||
+      !(resource in resources) ||
+      rest.length > 2 ||
+      req.method !== 'GET'
+    )
+      return undefined;
+    return {
+      resource,
+      ...(namespace === undefined ? {} : { namespace }),
+      ...(rest[1] === undefined ? {} : { name: rest[1] }),
+    };
   }
 
   function handleRead(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
@@ -210,20 +258,28 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     if (r === undefined) return false;
     if (r.name !== undefined) {
       const o = store.get(keyOf(r.resource, r.namespace, r.name));
-      if (o === undefined) send(res, 404, status(404, 'NotFound', `${r.resource} "${r.name}" not found`));
+      if (o === undefined)
+        send(res, 404, status(404, 'NotFound', `${r.resource} "${r.name}" not found`));
       else send(res, 200, o);
       return true;
     }
     let match: (o: KubeObject) => boolean;
     try {
-      match = compileSelectors(url.searchParams.get('fieldSelector'), url.searchParams.get('labelSelector'));
+      match = compileSelectors(
+        url.searchParams.get('fieldSelector'),
+        url.searchParams.get('labelSelector'),
+      );
     } catch (err) {
       send(res, 400, status(400, 'BadRequest', String(err)));
       return true;
     }
     const watch = url.searchParams.get('watch');
     if (watch === 'true' || watch === '1') {
-      startWatch(res, { resource: r.resource, namespace: r.namespace, match }, url.searchParams.get('resourceVersion') ?? undefined);
+      startWatch(
+        res,
+        { resource: r.resource, namespace: r.namespace, match },
+        url.searchParams.get('resourceVersion') ?? undefined,
+      );
     } else send(res, 200, list(r.resource, r.namespace, match));
     return true;
   }
@@ -243,7 +299,15 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     if (ev !== null) {
       const body = (await readJson(req)) as unknown as KubeObject;
       rv += 1;
-      const stored = { ...body, metadata: { ...body.metadata, namespace: ev[1], resourceVersion: String(rv), uid: randomUUID() } };
+      const stored = {
+        ...body,
+        metadata: {
+          ...body.metadata,
+          namespace: ev[1],
+          resourceVersion: String(rv),
+          uid: randomUUID(),
+        },
+      };
       events.push(stored);
       send(res, 201, stored);
       return true;
@@ -255,7 +319,11 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     const spec = (body.spec ?? {}) as { token?: string; audiences?: string[] };
     const id = tokens.get(spec.token ?? '');
     const wanted = spec.audiences ?? [];
-    const audOk = id !== undefined && (id.audiences === undefined || wanted.length === 0 || wanted.some((a) => id.audiences?.includes(a)));
+    const audOk =
+      id !== undefined &&
+      (id.audiences === undefined ||
+        wanted.length === 0 ||
+        wanted.some((a) => id.audiences?.includes(a)));
     const authenticated = id !== undefined && audOk;
     return {
       apiVersion: 'authentication.k8s.io/v1',
@@ -263,13 +331,27 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       metadata: {},
       spec,
       status: authenticated
-        ? { authenticated: true, user: { username: id.username, uid: id.uid ?? '', groups: id.groups ?? [] }, audiences: wanted.length > 0 ? wanted.filter((a) => id.audiences?.includes(a) ?? true) : (id.audiences ?? []) }
-        : { authenticated: false, error: id === undefined ? 'invalid bearer token' : 'token audiences do not match', user: {} },
+        ? {
+            authenticated: true,
+            user: { username: id.username, uid: id.uid ?? '', groups: id.groups ?? [] },
+            audiences:
+              wanted.length > 0
+                ? wanted.filter((a) => id.audiences?.includes(a) ?? true)
+                : (id.audiences ?? []),
+          }
+        : {
+            authenticated: false,
+            error: id === undefined ? 'invalid bearer token' : 'token audiences do not match',
+            user: {},
+          },
     };
   }
 
   function accessReview(body: Record<string, unknown>) {
-    const spec = (body.spec ?? {}) as { user?: string; resourceAttributes?: Record<string, string> };
+    const spec = (body.spec ?? {}) as {
+      user?: string;
+      resourceAttributes?: Record<string, string>;
+    };
     accessReviews.push(spec);
     const a = spec.resourceAttributes ?? {};
     const allowed = accessRules.some(
@@ -280,17 +362,39 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
         (r.name === undefined || r.name === a.name) &&
         (r.group === undefined || r.group === a.group),
     );
-    return { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', metadata: {}, spec, status: { allowed, ...(allowed ? {} : { reason: 'no rule matched' }) } };
+    return {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      metadata: {},
+      spec,
+      status: { allowed, ...(allowed ? {} : { reason: 'no rule matched' }) },
+    };
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://double');
     const query = Object.fromEntries(url.searchParams.entries());
-    requests.push({ method: req.method ?? '', path: url.pathname, query, watch: query.watch === 'true' || query.watch === '1', time: Date.now() });
-    if (apiDown === 'unavailable') { send(res, 503, status(503, 'ServiceUnavailable', 'the double is down')); return; }
-    if (req.headers.authorization !== `Bearer ${token}`) { send(res, 401, status(401, 'Unauthorized', 'Unauthorized')); return; }
+    requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      query,
+      watch: query.watch === 'true' || query.watch === '1',
+      time: Date.now(),
+    });
+    if (apiDown === 'unavailable') {
+      send(res, 503, status(503, 'ServiceUnavailable', 'the double is down'));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+      return;
+    }
     if (handleRead(req, res, url) || (await handlePost(req, res, url))) return;
-    send(res, 404, status(404, 'NotFound', `the double does not serve ${req.method ?? ''} ${url.pathname}`));
+    send(
+      res,
+      404,
+      status(404, 'NotFound', `the double does not serve ${req.method ?? ''} ${url.pathname}`),
+    );
   }
 
   const server: Server = createServer({ key: serverCert.key, cert: serverCert.cert });
@@ -313,10 +417,15 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
   const kubeconfigPath = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfigPath, kubeconfigYaml(url, ca.cert, token), { mode: 0o600 });
 
-  const existing = (r: ResourceName, o: KubeObject) => store.get(keyOf(r, o.metadata.namespace, o.metadata.name));
+  const existing = (r: ResourceName, o: KubeObject) =>
+    store.get(keyOf(r, o.metadata.namespace, o.metadata.name));
   const withMeta = (o: KubeObject, prev?: KubeObject): KubeObject => ({
     ...o,
-    metadata: { uid: prev?.metadata.uid ?? randomUUID(), creationTimestamp: prev?.metadata.creationTimestamp ?? new Date().toISOString(), ...o.metadata },
+    metadata: {
+      uid: prev?.metadata.uid ?? randomUUID(),
+      creationTimestamp: prev?.metadata.creationTimestamp ?? new Date().toISOString(),
+      ...o.metadata,
+    },
   });
 
   return {
@@ -337,7 +446,8 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       if (mode === 'refuse') for (const s of sockets) s.destroy();
     },
     create(resource, obj) {
-      if (existing(resource, obj) !== undefined) throw new Error(`${resource} ${obj.metadata.name} exists`);
+      if (existing(resource, obj) !== undefined)
+        throw new Error(`${resource} ${obj.metadata.name} exists`);
       return record(resource, 'ADDED', withMeta(obj));
     },
     update(resource, obj) {
@@ -354,7 +464,8 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       if (prev === undefined) throw new Error(`${resource} ${name} not found`);
       record(resource, 'DELETED', prev);
     },
-    get: (resource, namespace, name) => structuredClone(store.get(keyOf(resource, namespace, name))),
+    get: (resource, namespace, name) =>
+      structuredClone(store.get(keyOf(resource, namespace, name))),
     get resourceVersion() {
       return rv;
     },
@@ -370,7 +481,11 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     },
     async close() {
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -380,9 +495,16 @@ function kubeconfigYaml(server: string, caPem: string, token: string): string {
   return toYaml({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'double', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
+    clusters: [
+      {
+        name: 'double',
+        cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') },
+      },
+    ],
     users: [{ name: 'double', user: { token } }],
-    contexts: [{ name: 'double', context: { cluster: 'double', user: 'double', namespace: 'default' } }],
+    contexts: [
+      { name: 'double', context: { cluster: 'double', user: 'double', namespace: 'default' } },
+    ],
     'current-context': 'double',
   });
 }

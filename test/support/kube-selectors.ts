@@ -24,7 +24,9 @@ function parseTerms(selector: string | null, forLabels: boolean): Requirement[] 
     const m = /^([^!=]+?)\s*(==|!=|=)\s*(.*)$/.exec(term);
     if (m !== null) return { key: m[1]!, op: m[2] === '!=' ? '!=' : '=', value: m[3]! };
     if (!forLabels) throw new Error(`unsupported field selector term "${term}"`);
-    return term.startsWith('!') ? { key: term.slice(1), op: '!exists' } : { key: term, op: 'exists' };
+    return term.startsWith('!')
+      ? { key: term.slice(1), op: '!exists' }
+      : { key: term, op: 'exists' };
   });
 }
 
@@ -34,7 +36,9 @@ function fieldValue(obj: KubeObject, dotted: string): string | undefined {
     if (typeof cur !== 'object' || cur === null) return undefined;
     cur = (cur as Record<string, unknown>)[part];
   }
-  return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean' ? String(cur) : undefined;
+  return typeof cur === 'string' || typeof cur === 'number' || typeof cur === 'boolean'
+    ? String(cur)
+    : undefined;
 }
 
 function matches(req: Requirement, actual: string | undefined): boolean {
@@ -51,7 +55,10 @@ function matches(req: Requirement, actual: string | undefined): boolean {
 }
 
 /** A predicate for `fieldSelector` and `labelSelector` query parameters; throws on a malformed one. */
-export function compileSelectors(fieldSelector: string | null, labelSelector: string | null): (o: KubeObject) => boolean {
+export function compileSelectors(
+  fieldSelector: string | null,
+  labelSelector: string | null,
+): (o: KubeObject) => boolean {
   const fields = parseTerms(fieldSelector, false);
   const labels = parseTerms(labelSelector, true);
   return (o) =>

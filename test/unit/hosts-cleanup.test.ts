@@ -8,7 +8,8 @@ describe('removeMarkedLines', () => {
     ['only our line', `${ours}\n`, ''],
     ['our line among others', `127.0.0.1 localhost\n${ours}\n::1 localhost\n`, '127.0.0.1 localhost\n::1 localhost\n'],
     ['comments, blank lines and order', `# admin\n\n${ours}\n10.0.0.9 db # keep\n\n`, '# admin\n\n10.0.0.9 db # keep\n\n'],
-    ['our line last without a final newline', `127.0.0.1 localhost\n${ours}`, '127.0.0.1 localhost\n'],
+    // The agent appends its line after a file without a final newline and keeps it missing, so removal gives the original back.
+    ['our line last without a final newline', `127.0.0.1 localhost\n${ours}`, '127.0.0.1 localhost'],
     ['a foreign last line without a final newline', `${ours}\n10.0.0.9 db`, '10.0.0.9 db'],
     ['CRLF line endings', `a\r\n${ours}\r\nb\r\n`, 'a\r\nb\r\n'],
     ['trailing blanks after the marker', `${ours}  \n`, ''],

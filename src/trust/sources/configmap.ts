@@ -20,7 +20,9 @@ export interface ConfigMapSourceOptions {
  * touched then (deleting the ConfigMap, e.g. during a reinstall, must not
  * strip every node of its registry trust).
  */
-export function createConfigMapSource(o: ConfigMapSourceOptions): TrustSource & { state(): WatchState } {
+export function createConfigMapSource(
+  o: ConfigMapSourceOptions,
+): TrustSource & { state(): WatchState } {
   const id = `${o.namespace}/${o.name}`;
   let notify: () => void = () => undefined;
   const watch = createObjectWatch({
@@ -42,9 +44,15 @@ export function createConfigMapSource(o: ConfigMapSourceOptions): TrustSource & 
     },
     read(): Promise<TrustSnapshot> {
       const state = watch.state();
-      if (!state.synced) return Promise.reject(new SourceUnavailableError(`ConfigMap ${id} not listed yet (API: ${state.lastError ?? 'connecting'})`));
+      if (!state.synced)
+        return Promise.reject(
+          new SourceUnavailableError(
+            `ConfigMap ${id} not listed yet (API: ${state.lastError ?? 'connecting'})`,
+          ),
+        );
       const cm = watch.current();
-      if (cm === undefined) return Promise.reject(new SourceUnavailableError(`ConfigMap ${id} does not exist`));
+      if (cm === undefined)
+        return Promise.reject(new SourceUnavailableError(`ConfigMap ${id} does not exist`));
       const entries = new Map(Object.entries(cm.data ?? {}));
       return Promise.resolve({ entries, revision: cm.metadata?.resourceVersion ?? '' });
     },

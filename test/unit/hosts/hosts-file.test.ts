@@ -3,16 +3,23 @@ import { mergeHostsFile, parseManagedEntries } from '../../../src/hosts/hosts-fi
 import { planServiceHosts, type ServiceHostsPlan } from '../../../src/hosts/plan.js';
 
 const ref = { namespace: 'image-registry-system', name: 'image-registry' };
-const names = 'image-registry.image-registry-system.svc image-registry.image-registry-system.svc.cluster.local';
+const names =
+  'image-registry.image-registry-system.svc image-registry.image-registry-system.svc.cluster.local';
 const line = (ip: string) => `${ip} ${names} # node-ca`;
-const mapped = (...ips: string[]): ServiceHostsPlan => planServiceHosts(ref, { synced: true, service: { spec: { clusterIPs: ips } } }, 'cluster.local');
+const mapped = (...ips: string[]): ServiceHostsPlan =>
+  planServiceHosts(ref, { synced: true, service: { spec: { clusterIPs: ips } } }, 'cluster.local');
 const absent = planServiceHosts(ref, { synced: true, service: undefined }, 'cluster.local');
 const unknown = planServiceHosts(ref, { synced: false, service: undefined }, 'cluster.local');
 
 describe('planServiceHosts', () => {
   it.each([
     ['a ClusterIP', { spec: { clusterIP: '10.0.0.1' } }, 'mapped', ['10.0.0.1']],
-    ['dual-stack clusterIPs', { spec: { clusterIP: '10.0.0.1', clusterIPs: ['10.0.0.1', 'fd00::1'] } }, 'mapped', ['10.0.0.1', 'fd00::1']],
+    [
+      'dual-stack clusterIPs',
+      { spec: { clusterIP: '10.0.0.1', clusterIPs: ['10.0.0.1', 'fd00::1'] } },
+      'mapped',
+      ['10.0.0.1', 'fd00::1'],
+    ],
     ['a headless Service', { spec: { clusterIP: 'None', clusterIPs: ['None'] } }, 'headless', []],
     ['an ExternalName Service', { spec: { type: 'ExternalName' } }, 'externalName', []],
     ['no Service', undefined, 'absent', []],
@@ -28,7 +35,8 @@ describe('planServiceHosts', () => {
 });
 
 describe('mergeHostsFile', () => {
-  const foreign = '# static table\n127.0.0.1\tlocalhost\n\n::1 localhost ip6-localhost   \n10.1.1.1 other # not ours\n';
+  const foreign =
+    '# static table\n127.0.0.1\tlocalhost\n\n::1 localhost ip6-localhost   \n10.1.1.1 other # not ours\n';
 
   it('appends the lines and keeps every foreign byte', () => {
     expect(mergeHostsFile(foreign, [mapped('10.0.0.1')])).toBe(`${foreign}${line('10.0.0.1')}\n`);
@@ -65,7 +73,9 @@ describe('mergeHostsFile', () => {
   it('removes lines of Services no longer configured and leaves look-alikes without the marker', () => {
     const stale = '10.9.9.9 old.ns.svc old.ns.svc.cluster.local # node-ca\n';
     const lookalike = `10.0.0.7 ${names} # node-ca-not\n`;
-    expect(mergeHostsFile(`${lookalike}${stale}`, [mapped('10.0.0.1')])).toBe(`${lookalike}${line('10.0.0.1')}\n`);
+    expect(mergeHostsFile(`${lookalike}${stale}`, [mapped('10.0.0.1')])).toBe(
+      `${lookalike}${line('10.0.0.1')}\n`,
+    );
   });
 
   it('handles an empty file', () => {
