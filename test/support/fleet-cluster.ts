@@ -1,7 +1,9 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { cliPath, startAgentProcess, type AgentProcess } from './agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from './kube-api-double.js';
@@ -20,6 +22,8 @@ export interface FleetNode {
   readonly caSource: ReturnType<typeof createProjectedConfigMap>;
   agent: AgentProcess | undefined;
   port: number | undefined;
+  /** With `gateTar`: lets the held tar run. */
+  openTarGate: (() => Promise<void>) | undefined;
 }
 
 export interface NodeSpec {
@@ -29,6 +33,8 @@ export interface NodeSpec {
   readonly agent?: boolean;
   /** Extra agent configuration merged over the defaults. */
   readonly config?: Record<string, unknown>;
+  /** The agent's tar waits for `openTarGate()`: a backup held in Running, deterministically. */
+  readonly gateTar?: boolean;
 }
 
 /** A kube-apiserver double, Nodes, and one real agent process per node with its Pod pointing at it. */
@@ -43,11 +49,16 @@ export interface FleetCluster {
   setPod(node: string, pod: { ready: boolean; port: number | undefined; name?: string }): void;
   /** Lets the caller do `verbs` on `resource` for the named nodes (all nodes when absent). */
   allow(resource: string, verbs: readonly string[], nodes?: readonly string[]): void;
-  runFleet(
-    args: readonly string[],
-    options?: { onStderr?: (line: string) => void },
-  ): Promise<FleetRun>;
+  runFleet(args: readonly string[]): Promise<FleetRun>;
+  /** Starts `node-ca fleet ARGS` as a process; `stderrLines` fills as it runs. */
+  startFleet(args: readonly string[]): RunningFleet;
   close(): Promise<void>;
+}
+
+export interface RunningFleet {
+  readonly child: ChildProcess;
+  readonly stderrLines: string[];
+  readonly result: Promise<FleetRun>;
 }
 
 export interface FleetRun {
@@ -66,7 +77,9 @@ function readyz(port: number): Promise<boolean> {
         resolve(res.statusCode === 200);
       },
     );
-    req.on('error', () => { resolve(false); });
+    req.on('error', () => {
+      resolve(false);
+    });
   });
 }
 
@@ -135,12 +148,15 @@ export async function startFleetCluster(
       caSource: createProjectedConfigMap(path.join(dir, 'ca-bundle')),
       agent: undefined,
       port: undefined,
+      openTarGate: undefined,
     };
     await mkdir(node.sourceDir, { recursive: true });
     await node.caSource.write(caBundle);
     api.apply('nodes', { metadata: { name: spec.name, labels: spec.labels ?? {} } });
     nodes.set(spec.name, node);
     if (spec.agent === false) return node;
+    const gate = spec.gateTar === true ? await gateTar(node) : undefined;
+    node.openTarGate = gate?.open;
     node.agent = await startAgentProcess({
       config: {
         nodeName: spec.name,
@@ -160,7 +176,7 @@ export async function startFleetCluster(
         },
         ...spec.config,
       },
-      env: { NODE_NAME: spec.name },
+      env: { NODE_NAME: spec.name, ...gate?.env },
     });
     node.port = Number(new URL(node.agent.url ?? 'https://x:0').port);
     await waitFor(() => readyz(node.port ?? 0), {
@@ -187,10 +203,7 @@ export async function startFleetCluster(
     }
   }
 
-  function runFleet(
-    args: readonly string[],
-    options: { onStderr?: (line: string) => void } = {},
-  ): Promise<FleetRun> {
+  function startFleet(args: readonly string[]): RunningFleet {
     const child = spawn(
       process.execPath,
       [cliPath, 'fleet', ...args, '--kubeconfig', api.kubeconfigPath],
@@ -202,17 +215,39 @@ export async function startFleetCluster(
     children.add(child);
     let stdout = '';
     let stderr = '';
+    const stderrLines: string[] = [];
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      for (const line of c.toString().split('\n')) if (line !== '') options.onStderr?.(line);
-    });
-    return new Promise((resolve) =>
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    createInterface({ input: child.stderr }).on('line', (line) => stderrLines.push(line));
+    const result = new Promise<FleetRun>((resolve) =>
       child.on('close', (code) => {
         children.delete(child);
         resolve({ code, stdout, stderr });
       }),
     );
+    return { child, stderrLines, result };
+  }
+
+  const runFleet = (args: readonly string[]) => startFleet(args).result;
+
+  /** A `tar` wrapper on the agent's PATH that waits for `<node dir>/tar-gate` before running the real tar. */
+  async function gateTar(
+    node: Pick<FleetNode, 'dir'>,
+  ): Promise<{ env: Record<string, string>; open: () => Promise<void> }> {
+    const bin = path.join(node.dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    const gate = path.join(node.dir, 'tar-gate');
+    const realTar =
+      (process.env.PATH ?? '')
+        .split(':')
+        .map((d) => path.join(d, 'tar'))
+        .find((f) => existsSync(f)) ?? '/usr/bin/tar';
+    await writeFile(
+      path.join(bin, 'tar'),
+      `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.05; done\nexec '${realTar}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    return { env: { PATH: `${bin}:${process.env.PATH ?? ''}` }, open: () => writeFile(gate, '') };
   }
 
   return {
@@ -224,9 +259,12 @@ export async function startFleetCluster(
     setPod,
     allow,
     runFleet,
+    startFleet,
     async close() {
       for (const c of children) c.kill('SIGKILL');
-      await Promise.all([...nodes.values()].flatMap((n) => (n.agent === undefined ? [] : [n.agent.stop()])));
+      await Promise.all(
+        [...nodes.values()].flatMap((n) => (n.agent === undefined ? [] : [n.agent.stop()])),
+      );
       await api.close();
       await rm(root, { recursive: true, force: true });
     },
