@@ -35,6 +35,8 @@ export interface NodeSpec {
   readonly config?: Record<string, unknown>;
   /** The agent's tar waits for `openTarGate()`: a backup held in Running, deterministically. */
   readonly gateTar?: boolean;
+  /** Extra environment for the agent process (e.g. PATH with fixture runtimes). */
+  readonly env?: Record<string, string>;
 }
 
 /** A kube-apiserver double, Nodes, and one real agent process per node with its Pod pointing at it. */
@@ -176,7 +178,7 @@ export async function startFleetCluster(
         },
         ...spec.config,
       },
-      env: { NODE_NAME: spec.name, ...gate?.env },
+      env: { NODE_NAME: spec.name, ...spec.env, ...gate?.env },
     });
     node.port = Number(new URL(node.agent.url ?? 'https://x:0').port);
     await waitFor(() => readyz(node.port ?? 0), {
