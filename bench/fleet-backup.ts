@@ -3,7 +3,7 @@
  * nodes on loopback (three agent processes, HTTPS, auth.mode kubernetes
  * against the API double), each backing up a MinIO-like directory of
  * SIZE MiB in FILES files, then the downloads with re-hash.
- * Run: npm run build && node bench/ts-loader.mjs bench/fleet-backup.ts [SIZE_MIB=256] [FILES=2000]
+ * Run: npm run build && node bench/ts-loader.mjs bench/fleet-backup.ts [SIZE_MIB=256] [FILES=2000] [--no-download]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { makeCa } from '../test/support/pki.js';
 
 const sizeMiB = Number(process.argv[2] ?? 256);
 const files = Number(process.argv[3] ?? 2000);
+const download = !process.argv.includes('--no-download');
 const cp = { 'node-role.kubernetes.io/control-plane': '' };
 
 const cluster = await startFleetCluster();
@@ -36,11 +37,11 @@ try {
   const run = await cluster.runFleet([
     'backup',
     '--json',
-    '--out-dir',
-    path.join(cluster.root, 'out'),
+    ...(download ? ['--out-dir', path.join(cluster.root, 'out')] : []),
   ]);
   const wallMs = performance.now() - t0;
   if (run.code !== 0) throw new Error(`fleet backup failed: ${run.stderr}`);
+  process.stderr.write(run.stderr);
   const doc = JSON.parse(run.stdout) as {
     nodes: {
       node: string;
@@ -61,7 +62,7 @@ try {
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stdout.write(
-    `fleet backup, 3 nodes x ${sizeMiB} MiB in ${files} files, with download and re-hash: ${(wallMs / 1000).toFixed(1)} s wall ` +
+    `fleet backup, 3 nodes x ${sizeMiB} MiB in ${files} files, ${download ? 'with' : 'without'} download and re-hash: ${(wallMs / 1000).toFixed(1)} s wall ` +
       `(per-node backup ${perNode.map((p) => (p.backupMs / 1000).toFixed(1)).join('/')} s)\n`,
   );
 } finally {

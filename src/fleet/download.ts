@@ -6,7 +6,9 @@ import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createArchiveReader, type ArchiveMember } from '../backup/archive-reader.js';
 import { sha256sumLine } from '../backup/manifest.js';
+import { errorMessage } from '../lib/errors.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fs-atomic.js';
+import { AgentCallError } from './agent-client.js';
 import type { AgentBackupJob } from './agent-api.js';
 import { NodeOperationFailed } from './fan-out.js';
 
@@ -47,18 +49,23 @@ export async function downloadArchive(
   const existing = await stat(archive).catch(() => undefined);
   let got: Digest;
   if (existing !== undefined) {
-    got = await digest(createReadStream(archive), undefined);
-    if (got.sha256 !== expected.sha256)
+    // Plain hash first: the existing file may not even be a tar.
+    const present = await sha256Of(archive);
+    if (present !== expected.sha256)
       throw fail(
         'OUT_FILE_EXISTS',
-        `refusing to overwrite ${archive}: it holds other bytes (sha256 ${short(got.sha256)}, node has ${short(expected.sha256)})`,
+        `refusing to overwrite ${archive}: it holds other bytes (sha256 ${short(present)}, node has ${short(expected.sha256)})`,
       );
+    got = await digest(createReadStream(archive), undefined);
   } else {
     const partial = `${archive}.partial`;
     got = await digest(await open(), createWriteStream(partial, { flush: true })).catch(
       async (err: unknown) => {
         await rm(partial, { force: true });
-        throw err;
+        // A transport error keeps its code; a stream or tar parse error is this download's failure.
+        throw err instanceof AgentCallError
+          ? err
+          : fail('DOWNLOAD_FAILED', `download: ${errorMessage(err)}`);
       },
     );
     if (got.sha256 !== expected.sha256 || got.bytes !== expected.bytes) {
@@ -126,6 +133,12 @@ async function digest(source: Readable, sink: Writable | undefined): Promise<Dig
       }),
   );
   return { sha256: hash.digest('hex'), bytes, manifest: lines.join('') };
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 async function writeSidecar(file: string, content: string): Promise<void> {

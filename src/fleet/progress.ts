@@ -64,7 +64,10 @@ export function createProgressView(
   const printRunning = () => {
     for (const [node, p] of state) if (!finished.has(p.job.phase)) out.write(`${lineOf(node)}\n`);
   };
-  const timer = setInterval(tty ? redraw : printRunning, tty ? 250 : (options.intervalMs ?? 10_000));
+  const timer = setInterval(
+    tty ? redraw : printRunning,
+    tty ? 250 : (options.intervalMs ?? 10_000),
+  );
   timer.unref();
   return {
     update(node, job) {
@@ -91,7 +94,7 @@ export function createProgressView(
       const p = state.get(node);
       if (p === undefined) return;
       p.note = text;
-      if (!tty) out.write(`${lineOf(node)}\n`);
+      if (!tty && text !== '') out.write(`${lineOf(node)}\n`);
     },
     close() {
       clearInterval(timer);
