@@ -88,13 +88,14 @@ async function openSession(opts: CommonOptions, fallback: Default): Promise<Flee
 }
 
 /** The human table goes to stdout, or to stderr when stdout carries the JSON document. */
-function finish<T>(
-  command: string,
-  opts: CommonOptions,
-  results: readonly NodeResult<T>[],
-  table: string,
-  extra: Record<string, unknown> = {},
-): void {
+interface Outcome<T> {
+  readonly command: string;
+  readonly results: readonly NodeResult<T>[];
+  readonly table: string;
+  readonly extra?: Record<string, unknown>;
+}
+
+function finish<T>(opts: CommonOptions, { command, results, table, extra = {} }: Outcome<T>): void {
   const failed = failedNodes(results);
   if (opts.json === true) {
     const nodes = results.map((r) => ({
@@ -169,7 +170,12 @@ async function backupAction(opts: BackupOptions): Promise<void> {
     const all = withProblems(results, session.problems);
     const elapsed = Date.now() - begin;
     const table = `${renderTable(backupHeader, backupRows(all))}total ${formatDuration(elapsed)}\n`;
-    finish('backup', opts, all, table, { selector: session.selector, durationMs: elapsed });
+    finish(opts, {
+      command: 'backup',
+      results: all,
+      table,
+      extra: { selector: session.selector, durationMs: elapsed },
+    });
     if (interrupt.signal.aborted) process.exitCode = 130;
   } finally {
     view.close();
@@ -187,7 +193,12 @@ async function pullCheckAction(opts: CommonOptions & { image: string[] }): Promi
       session.problems,
     );
     const table = renderTable(['NODE', ...opts.image], pullCheckRows(opts.image, results));
-    finish('pull-check', opts, results, table, { selector: session.selector, images: opts.image });
+    finish(opts, {
+      command: 'pull-check',
+      results,
+      table,
+      extra: { selector: session.selector, images: opts.image },
+    });
   } finally {
     session.close();
   }
@@ -200,8 +211,11 @@ async function statusAction(opts: CommonOptions): Promise<void> {
       await runFleetStatus(session.clients, { concurrency: opts.concurrency }),
       session.problems,
     );
-    finish('status', opts, results, renderTable(statusHeader, statusRows(results)), {
-      selector: session.selector,
+    finish(opts, {
+      command: 'status',
+      results,
+      table: renderTable(statusHeader, statusRows(results)),
+      extra: { selector: session.selector },
     });
   } finally {
     session.close();

@@ -50,22 +50,17 @@ async function backupNode(
   client: AgentClient,
   options: FleetBackupOptions,
 ): Promise<NodeBackupOutcome> {
-  if (options.signal?.aborted === true)
+  if (isAborted(options))
     throw failed(client.node, { code: 'CANCELED', message: 'canceled before start' });
-  const body = {
-    ...(options.source === undefined ? {} : { source: options.source }),
-    allowChanges: options.allowChanges ?? false,
-  };
-  let job = await client.startBackup(body);
-  options.onJob?.(client.node, job);
-  job = await followJob(client, job, options);
-  if (job.phase !== 'Succeeded') {
-    const error = job.error ?? {
-      code: job.phase.toUpperCase(),
-      message: `backup ended ${job.phase}`,
-    };
-    throw failed(client.node, error, job);
-  }
+  const started = await client.startBackup(startBody(options));
+  options.onJob?.(client.node, started);
+  const job = await followJob(client, started, options);
+  if (job.phase !== 'Succeeded')
+    throw failed(
+      client.node,
+      job.error ?? { code: job.phase.toUpperCase(), message: `backup ended ${job.phase}` },
+      job,
+    );
   if (options.outDir === undefined) return { node: client.node, job };
   options.onDownload?.(client.node, 'start');
   try {
@@ -79,6 +74,11 @@ async function backupNode(
   } finally {
     options.onDownload?.(client.node, 'end');
   }
+}
+
+function startBody(options: FleetBackupOptions): { source?: string; allowChanges: boolean } {
+  const body = { allowChanges: options.allowChanges ?? false };
+  return options.source === undefined ? body : { ...body, source: options.source };
 }
 
 async function followJob(

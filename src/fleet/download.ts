@@ -47,37 +47,10 @@ export async function downloadArchive(
   const archive = path.join(dir, name);
   await mkdir(dir, { recursive: true });
   const existing = await stat(archive).catch(() => undefined);
-  let got: Digest;
-  if (existing !== undefined) {
-    // Plain hash first: the existing file may not even be a tar.
-    const present = await sha256Of(archive);
-    if (present !== expected.sha256)
-      throw fail(
-        'OUT_FILE_EXISTS',
-        `refusing to overwrite ${archive}: it holds other bytes (sha256 ${short(present)}, node has ${short(expected.sha256)})`,
-      );
-    got = await digest(createReadStream(archive), undefined);
-  } else {
-    const partial = `${archive}.partial`;
-    got = await digest(await open(), createWriteStream(partial, { flush: true })).catch(
-      async (err: unknown) => {
-        await rm(partial, { force: true });
-        // A transport error keeps its code; a stream or tar parse error is this download's failure.
-        throw err instanceof AgentCallError
-          ? err
-          : fail('DOWNLOAD_FAILED', `download: ${errorMessage(err)}`);
-      },
-    );
-    if (got.sha256 !== expected.sha256 || got.bytes !== expected.bytes) {
-      await rm(partial, { force: true });
-      throw fail(
-        'DOWNLOAD_MISMATCH',
-        `downloaded ${got.bytes} bytes with sha256 ${short(got.sha256)}; the node reports ${expected.bytes} bytes, ${short(expected.sha256)}`,
-      );
-    }
-    await rename(partial, archive);
-    await fsyncDir(dir);
-  }
+  const got =
+    existing === undefined
+      ? await fetchVerified(open, archive, expected)
+      : await digestExisting(archive, expected);
   await writeSidecar(`${archive}.sha256`, sha256sumLine(got.sha256, name));
   await writeSidecar(`${archive}.manifest`, got.manifest);
   return {
@@ -88,6 +61,48 @@ export async function downloadArchive(
     reused: existing !== undefined,
     files: [archive, `${archive}.sha256`, `${archive}.manifest`],
   };
+}
+
+type Expected = NonNullable<AgentBackupJob['archive']>;
+
+/** A file already there: kept when it holds the node's bytes, else the node fails (never overwritten). */
+async function digestExisting(archive: string, expected: Expected): Promise<Digest> {
+  // Plain hash first: the existing file may not even be a tar.
+  const present = await sha256Of(archive);
+  if (present !== expected.sha256)
+    throw fail(
+      'OUT_FILE_EXISTS',
+      `refusing to overwrite ${archive}: it holds other bytes (sha256 ${short(present)}, node has ${short(expected.sha256)})`,
+    );
+  return digest(createReadStream(archive), undefined);
+}
+
+/** Downloads to `<archive>.partial`, renamed into place only when size and sha256 match the node's. */
+async function fetchVerified(
+  open: () => Promise<Readable>,
+  archive: string,
+  expected: Expected,
+): Promise<Digest> {
+  const partial = `${archive}.partial`;
+  const got = await digest(await open(), createWriteStream(partial, { flush: true })).catch(
+    async (err: unknown) => {
+      await rm(partial, { force: true });
+      // A transport error keeps its code; a stream or tar parse error is this download's failure.
+      throw err instanceof AgentCallError
+        ? err
+        : fail('DOWNLOAD_FAILED', `download: ${errorMessage(err)}`);
+    },
+  );
+  if (got.sha256 !== expected.sha256 || got.bytes !== expected.bytes) {
+    await rm(partial, { force: true });
+    throw fail(
+      'DOWNLOAD_MISMATCH',
+      `downloaded ${got.bytes} bytes with sha256 ${short(got.sha256)}; the node reports ${expected.bytes} bytes, ${short(expected.sha256)}`,
+    );
+  }
+  await rename(partial, archive);
+  await fsyncDir(path.dirname(archive));
+  return got;
 }
 
 interface Digest {

@@ -58,21 +58,25 @@ export const backupHeader = [
 ];
 
 export function backupRows(results: readonly NodeResult<NodeBackupOutcome>[]): string[][] {
-  return results.map((r) => {
-    const job = r.value?.job;
-    const duration = jobDurationMs(job);
-    return [
-      r.node,
-      job?.phase ?? '-',
-      job?.verification === undefined ? '-' : String(job.verification.archiveFiles),
-      job?.archive === undefined ? '-' : formatBytes(job.archive.bytes),
-      job?.archive?.sha256.slice(0, 12) ?? '-',
-      job?.startTime ?? '-',
-      job?.completionTime ?? '-',
-      duration === undefined ? '-' : formatDuration(duration),
-      r.ok ? '' : describeFailure(r.error),
-    ];
-  });
+  return results.map((r) => [
+    r.node,
+    ...jobCells(r.value?.job),
+    r.ok ? '' : describeFailure(r.error),
+  ]);
+}
+
+function jobCells(job: NodeBackupOutcome['job']): string[] {
+  if (job === undefined) return ['-', '-', '-', '-', '-', '-', '-'];
+  const duration = jobDurationMs(job);
+  return [
+    job.phase,
+    job.verification === undefined ? '-' : String(job.verification.archiveFiles),
+    job.archive === undefined ? '-' : formatBytes(job.archive.bytes),
+    job.archive?.sha256.slice(0, 12) ?? '-',
+    job.startTime,
+    job.completionTime ?? '-',
+    duration === undefined ? '-' : formatDuration(duration),
+  ];
 }
 
 export const statusHeader = ['NODE', 'READY', 'LAST SYNC', 'REGISTRIES', 'CA FINGERPRINTS', 'FLAG'];

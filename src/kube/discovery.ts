@@ -34,10 +34,14 @@ function podEndpoint(pod: V1Pod): PodEndpoint {
     name: pod.metadata?.name ?? '',
     nodeName: pod.spec?.nodeName,
     podIP: pod.status?.podIP,
-    ready: pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    ready: isReady(pod),
     deleting: pod.metadata?.deletionTimestamp !== undefined,
     apiPort: ports.find((p) => p.name === 'api')?.containerPort,
   };
+}
+
+function isReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
 /**
