@@ -51,6 +51,7 @@ export function createProgressView(
   const width = Math.max(4, ...nodes.map((n) => n.length));
   const state = new Map<string, NodeProgress>();
   let drawn = 0;
+  let closed = false;
   const lineOf = (node: string) => {
     const p = state.get(node);
     return p === undefined ? `${node.padEnd(width)}  waiting` : formatProgressLine(node, width, p);
@@ -97,6 +98,9 @@ export function createProgressView(
       if (!tty && text !== '') out.write(`${lineOf(node)}\n`);
     },
     close() {
+      // Once only: a redraw after the caller printed its table would move the cursor up into it.
+      if (closed) return;
+      closed = true;
       clearInterval(timer);
       if (tty) redraw();
     },

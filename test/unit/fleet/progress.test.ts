@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AgentBackupJob } from '../../../src/fleet/agent-api.js';
 import { createProgressView } from '../../../src/fleet/progress.js';
 
@@ -42,14 +42,33 @@ describe('createProgressView', () => {
     expect(text()).not.toContain('\x1b[');
   });
 
-  it('on a TTY redraws the block of node lines in place', () => {
+  it('on a TTY draws the block of node lines, and nothing more after close', () => {
     const { out, text } = sink(true);
     const view = createProgressView(out, ['cp1', 'cp2']);
     view.update('cp2', job('Running', 500));
     view.close();
+    const drawn = text();
     view.close();
-    expect(text()).toContain('\x1b[2A');
+    expect(text()).toBe(drawn);
     expect(text()).toMatch(/cp1\s+waiting/);
     expect(text()).toMatch(/cp2\s+Running\s+\[#{10}\.{10}\]\s+50%/);
+  });
+
+  it('on a TTY redraws the same lines in place (cursor up), with the rate once bytes move', () => {
+    vi.useFakeTimers();
+    try {
+      const { out, text } = sink(true);
+      let now = 0;
+      const view = createProgressView(out, ['cp1'], { now: () => now });
+      view.update('cp1', job('Running', 0));
+      vi.advanceTimersByTime(250);
+      now = 2000;
+      view.update('cp1', job('Running', 600));
+      view.close();
+      expect(text().match(/\x1b\[1A/g)).toHaveLength(1);
+      expect(text()).toMatch(/60% 600 B\/1000 B 300 B\/s files 1\/2\n$/);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
