@@ -1,6 +1,7 @@
 import { ConfigError } from '../lib/errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { listNodeNames, listPodEndpoints } from '../kube/discovery.js';
+import { describeApiError } from '../kube/errors.js';
 import type { NodeResult } from './fan-out.js';
 import {
   AGENT_POD_SELECTOR,
@@ -26,10 +27,14 @@ export async function discoverAgents(
   options: { selection: NodeSelection; namespace: string },
 ): Promise<FleetDiscovery> {
   const resolved = await resolveNodes(options.selection, (selector) =>
-    listNodeNames(kube, selector),
+    apiCall(selector === '' ? 'list nodes' : `list nodes -l ${selector}`, () =>
+      listNodeNames(kube, selector),
+    ),
   );
   if (resolved.nodes.length === 0) throw new ConfigError(`no node matches ${resolved.selector}`);
-  const pods = await listPodEndpoints(kube, options.namespace, AGENT_POD_SELECTOR);
+  const pods = await apiCall(`list pods in ${options.namespace}`, () =>
+    listPodEndpoints(kube, options.namespace, AGENT_POD_SELECTOR),
+  );
   const matched = matchAgents(resolved, pods);
   return {
     selector: resolved.selector,
@@ -49,4 +54,13 @@ export function withProblems<T>(
     error: { code: p.code, message: p.message },
   }));
   return [...results, ...failed].sort((a, b) => a.node.localeCompare(b.node));
+}
+
+/** Kubernetes API errors embed headers and bodies; the user sees the call, the status and the reason. */
+async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new Error(`Kubernetes API: ${what}: ${describeApiError(err)}`, { cause: err });
+  }
 }

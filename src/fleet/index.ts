@@ -29,3 +29,4 @@ export { downloadArchive, type ArchiveDownload } from './download.js';
 export { runFleetPullCheck, pullCheckRows, type NodePullCheck } from './pull-check.js';
 export { runFleetStatus, computeDrift, summarizeStatus, type NodeTrustSummary } from './status.js';
 export * from './targets.js';
+export { openFleetSession, type FleetSession, type FleetSessionOptions } from './session.js';
