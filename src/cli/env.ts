@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ConfigEnv } from '../config/load.js';
 
 /** The only reader of process.env: what the configuration takes from the environment. */
@@ -21,4 +24,12 @@ export function logLevel(): string {
 /** PATH for the runtime commands the agent runs (pull checks). */
 export function commandPath(): string | undefined {
   return process.env.PATH;
+}
+
+/** The kubeconfig `node-ca fleet` uses without `--kubeconfig`: `KUBECONFIG` (first entry), else `~/.kube/config`, else in-cluster. */
+export function fleetKubeconfig(): string | undefined {
+  const fromEnv = process.env.KUBECONFIG?.split(':').find((p) => p !== '');
+  if (fromEnv !== undefined) return fromEnv;
+  const home = path.join(os.homedir(), '.kube', 'config');
+  return existsSync(home) ? home : undefined;
 }

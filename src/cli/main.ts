@@ -6,6 +6,7 @@ import { registerCleanupCommand } from './cleanup.js';
 import { registerBackupCommand } from './backup.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerFleetCommand } from './fleet.js';
 import { packageVersion, registerVersionCommand } from './version.js';
 
 const program = new Command('node-ca')
@@ -18,6 +19,7 @@ registerCleanupCommand(program);
 registerBackupCommand(program);
 registerDemoCommand(program);
 registerDoctorCommand(program);
+registerFleetCommand(program);
 registerVersionCommand(program);
 
 try {

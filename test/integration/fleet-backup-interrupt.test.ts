@@ -1,0 +1,116 @@
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFleetCluster, type FleetCluster, type FleetNode } from '../support/fleet-cluster.js';
+import { makeCa } from '../support/pki.js';
+import { waitFor } from '../support/poll.js';
+
+const key = 'image-registry.image-registry-system.svc..5000';
+const cp = { 'node-role.kubernetes.io/control-plane': '' };
+
+interface BackupDoc {
+  ok: boolean;
+  selector: string;
+  failedNodes: string[];
+  nodes: {
+    node: string;
+    ok: boolean;
+    error?: { code: string; message: string; status?: number };
+    job?: {
+      id: string;
+      phase: string;
+      startTime: string;
+      completionTime?: string;
+      archivePath: string;
+      archive?: { sha256: string };
+    };
+    download?: { archive: string; sha256: string; reused: boolean };
+  }[];
+}
+
+let cluster: FleetCluster;
+let bundle: Record<string, string>;
+
+beforeEach(async () => {
+  cluster = await startFleetCluster();
+  bundle = { [key]: makeCa('registry-ca').cert };
+});
+afterEach(async () => {
+  await cluster.close();
+});
+
+/** A MinIO-like data directory: a bucket, objects, the .minio.sys metadata. */
+async function fillSource(node: FleetNode): Promise<void> {
+  const bucket = path.join(node.sourceDir, 'registry', 'docker', 'registry', 'v2', 'blobs');
+  await mkdir(bucket, { recursive: true });
+  await mkdir(path.join(node.sourceDir, '.minio.sys'), { recursive: true });
+  await writeFile(
+    path.join(node.sourceDir, '.minio.sys', 'format.json'),
+    `{"node":"${node.name}"}`,
+  );
+  for (let i = 0; i < 20; i++)
+    await writeFile(
+      path.join(bucket, `part.${i}`),
+      Buffer.alloc(3000 + i * 517, i + node.name.length),
+    );
+}
+
+const parse = (stdout: string) => JSON.parse(stdout) as BackupDoc;
+const byNode = (doc: BackupDoc) => Object.fromEntries(doc.nodes.map((n) => [n.node, n]));
+
+describe('node-ca fleet backup, interrupted', () => {
+  it('reports a node whose agent dies mid-backup; the others finish', async () => {
+    const [a, b] = await Promise.all([
+      cluster.addNode({ name: 'cp1', labels: cp }, bundle),
+      cluster.addNode({ name: 'cp2', labels: cp, gateTar: true }, bundle),
+    ]);
+    for (const n of [a, b]) await fillSource(n);
+    cluster.allow('backups', ['create', 'get', 'delete']);
+    const fleet = cluster.startFleet(['backup', '--json']);
+    await waitFor(() => fleet.stderrLines.some((l) => /^cp2\s+Running/.test(l)), {
+      timeoutMs: 30_000,
+      message: 'cp2 Running',
+    });
+    await b.agent?.stop('SIGKILL');
+    const run = await fleet.result;
+    expect(run.code).toBe(1);
+    const r = byNode(parse(run.stdout));
+    expect(r.cp1).toMatchObject({ ok: true, job: { phase: 'Succeeded' } });
+    expect(r.cp2).toMatchObject({
+      ok: false,
+      error: { code: 'UNREACHABLE' },
+      job: { phase: 'Running' },
+    });
+    expect(run.stderr).toMatch(/failed on 1 of 2 nodes: cp2/);
+  });
+
+  it('Ctrl-C cancels the running backups with DELETE before exiting', async () => {
+    const nodes = await Promise.all(
+      ['cp1', 'cp2'].map((name) => cluster.addNode({ name, labels: cp, gateTar: true }, bundle)),
+    );
+    for (const n of nodes) await fillSource(n);
+    cluster.allow('backups', ['create', 'get', 'delete']);
+    const fleet = cluster.startFleet(['backup', '--json']);
+    await waitFor(
+      () =>
+        ['cp1', 'cp2'].every((n) =>
+          fleet.stderrLines.some((l) => new RegExp(`^${n}\\s+Running`).test(l)),
+        ),
+      { timeoutMs: 30_000, message: 'both Running' },
+    );
+    fleet.child.kill('SIGINT');
+    const run = await fleet.result;
+    expect(run.code).toBe(130);
+    const r = byNode(parse(run.stdout));
+    for (const n of nodes) {
+      expect(r[n.name]).toMatchObject({ ok: false, job: { phase: 'Canceled' } });
+      expect((await readdir(n.backupDir)).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    }
+    expect(
+      cluster.api.accessReviews.filter(
+        (s) =>
+          (s as { resourceAttributes?: { verb?: string } }).resourceAttributes?.verb === 'delete',
+      ),
+    ).toHaveLength(2);
+  });
+});

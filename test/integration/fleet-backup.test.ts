@@ -1,0 +1,165 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFleetCluster, type FleetCluster, type FleetNode } from '../support/fleet-cluster.js';
+import { makeCa } from '../support/pki.js';
+
+const key = 'image-registry.image-registry-system.svc..5000';
+const cp = { 'node-role.kubernetes.io/control-plane': '' };
+const master = { 'node-role.kubernetes.io/master': '' };
+
+interface BackupDoc {
+  ok: boolean;
+  selector: string;
+  failedNodes: string[];
+  nodes: {
+    node: string;
+    ok: boolean;
+    error?: { code: string; message: string; status?: number };
+    job?: {
+      id: string;
+      phase: string;
+      startTime: string;
+      completionTime?: string;
+      archivePath: string;
+      archive?: { sha256: string };
+    };
+    download?: { archive: string; sha256: string; reused: boolean };
+  }[];
+}
+
+let cluster: FleetCluster;
+let trap: Server | undefined;
+let trapConnections = 0;
+let bundle: Record<string, string>;
+
+beforeEach(async () => {
+  cluster = await startFleetCluster();
+  bundle = { [key]: makeCa('registry-ca').cert };
+});
+afterEach(async () => {
+  trap?.close();
+  trap = undefined;
+  await cluster.close();
+});
+
+/** A MinIO-like data directory: a bucket, objects, the .minio.sys metadata. */
+async function fillSource(node: FleetNode): Promise<void> {
+  const bucket = path.join(node.sourceDir, 'registry', 'docker', 'registry', 'v2', 'blobs');
+  await mkdir(bucket, { recursive: true });
+  await mkdir(path.join(node.sourceDir, '.minio.sys'), { recursive: true });
+  await writeFile(
+    path.join(node.sourceDir, '.minio.sys', 'format.json'),
+    `{"node":"${node.name}"}`,
+  );
+  for (let i = 0; i < 20; i++)
+    await writeFile(
+      path.join(bucket, `part.${i}`),
+      Buffer.alloc(3000 + i * 517, i + node.name.length),
+    );
+}
+
+/** A TCP port that counts connections: the worker's "agent", which fleet backup must never call. */
+async function startTrap(): Promise<number> {
+  trap = createServer((s) => {
+    trapConnections += 1;
+    s.destroy();
+  });
+  await new Promise<void>((r) => trap?.listen(0, '127.0.0.1', r));
+  return (trap.address() as { port: number }).port;
+}
+
+const parse = (stdout: string) => JSON.parse(stdout) as BackupDoc;
+const byNode = (doc: BackupDoc) => Object.fromEntries(doc.nodes.map((n) => [n.node, n]));
+
+describe('node-ca fleet backup', () => {
+  it('backs up every control-plane node, never a worker, and downloads byte-identical archives with sidecars', async () => {
+    const nodes = await Promise.all(
+      ['cp1', 'cp2', 'cp3'].map((name) => cluster.addNode({ name, labels: cp }, bundle)),
+    );
+    await cluster.addNode({ name: 'w1', agent: false }, bundle);
+    cluster.setPod('w1', { ready: true, port: await startTrap() });
+    for (const n of nodes) await fillSource(n);
+    cluster.allow('backups', ['create', 'get', 'delete']);
+    const out = path.join(cluster.root, 'out');
+
+    const run = await cluster.runFleet(['backup', '--out-dir', out, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const doc = parse(run.stdout);
+    expect(doc.selector).toBe('node-role.kubernetes.io/control-plane');
+    expect(doc.nodes.map((n) => n.node)).toEqual(['cp1', 'cp2', 'cp3']);
+    expect(trapConnections).toBe(0);
+    for (const n of nodes) {
+      const r = byNode(doc)[n.name];
+      expect(r).toMatchObject({ ok: true, job: { phase: 'Succeeded' } });
+      expect(Date.parse(r?.job?.completionTime ?? '')).toBeGreaterThanOrEqual(
+        Date.parse(r?.job?.startTime ?? ''),
+      );
+      const name = path.basename(r?.job?.archivePath ?? '');
+      const local = path.join(out, n.name, name);
+      expect(await readFile(local)).toEqual(await readFile(path.join(n.backupDir, name)));
+      expect(await readFile(`${local}.sha256`, 'utf8')).toBe(
+        await readFile(path.join(n.backupDir, `${name}.sha256`), 'utf8'),
+      );
+      expect(await readFile(`${local}.manifest`, 'utf8')).toBe(
+        await readFile(path.join(n.backupDir, `${name}.manifest`), 'utf8'),
+      );
+      // The sidecar checks the archive the way SPEC says: sha256sum -c in its directory.
+      expect(
+        execFileSync('sha256sum', ['-c', `${name}.sha256`], {
+          cwd: path.join(out, n.name),
+        }).toString(),
+      ).toMatch(/: OK/);
+    }
+    // The human table: one row per node with phase, files, short sha256, start, end.
+    expect(run.stderr).toMatch(
+      /^cp2\s+Succeeded\s+21\s+\S+ KiB\s+[0-9a-f]{12}\s+\d{4}-\S+\s+\d{4}-\S+\s+\d+\.\ds$/m,
+    );
+
+    // A second run into the same directory: cp1's data changed, its new archive differs: refused, not overwritten.
+    const before = await readFile(
+      path.join(out, 'cp1', path.basename(byNode(doc).cp1?.job?.archivePath ?? '')),
+    );
+    await writeFile(path.join(nodes[0]!.sourceDir, 'registry', 'new-object'), 'new');
+    const again = await cluster.runFleet(['backup', '--out-dir', out, '--json']);
+    expect(again.code).toBe(1);
+    const second = byNode(parse(again.stdout));
+    expect(second.cp1).toMatchObject({
+      ok: false,
+      error: { code: 'OUT_FILE_EXISTS' },
+      job: { phase: 'Succeeded' },
+    });
+    expect(second.cp2).toMatchObject({ ok: true, download: { reused: true } });
+    expect(
+      await readFile(path.join(out, 'cp1', path.basename(byNode(doc).cp1?.job?.archivePath ?? ''))),
+    ).toEqual(before);
+    expect(again.stderr).toMatch(/failed on 1 of 3 nodes: cp1/);
+  });
+
+  it('falls back to master nodes; a missing or unready agent and a denied node fail, by name, with the 403', async () => {
+    await Promise.all([
+      cluster.addNode({ name: 'm1', labels: master }, bundle),
+      cluster.addNode({ name: 'm2', labels: master }, bundle),
+    ]);
+    await cluster.addNode({ name: 'm3', labels: master, agent: false }, bundle);
+    await cluster.addNode({ name: 'm4', labels: master, agent: false }, bundle);
+    cluster.setPod('m3', { ready: false, port: 1 });
+    cluster.allow('backups', ['create', 'get', 'delete'], ['m1']);
+
+    const run = await cluster.runFleet(['backup', '--json']);
+    expect(run.code).toBe(1);
+    const doc = parse(run.stdout);
+    expect(doc.selector).toBe('node-role.kubernetes.io/master');
+    const r = byNode(doc);
+    expect(Object.keys(r)).toEqual(['m1', 'm2', 'm3', 'm4']);
+    expect(r.m1).toMatchObject({ ok: true, job: { phase: 'Succeeded' } });
+    expect(r.m2).toMatchObject({ ok: false, error: { code: 'FORBIDDEN', status: 403 } });
+    expect(r.m3).toMatchObject({ ok: false, error: { code: 'AGENT_NOT_READY' } });
+    expect(r.m4).toMatchObject({ ok: false, error: { code: 'AGENT_MISSING' } });
+    expect(doc.failedNodes).toEqual(['m2', 'm3', 'm4']);
+    expect(run.stderr).toMatch(/^m2\s+-.*HTTP 403 FORBIDDEN/m);
+    expect(run.stderr).toMatch(/failed on 3 of 4 nodes: m2, m3, m4/);
+  });
+});

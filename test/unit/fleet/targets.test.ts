@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import {
+  agentUrl,
+  CONTROL_PLANE_SELECTOR,
+  matchAgents,
+  MASTER_SELECTOR,
+  resolveNodes,
+  type AgentPodInfo,
+} from '../../../src/fleet/targets.js';
+
+/** A node lister over a fixed label table: "" lists all, "key" means the label exists. */
+function lister(nodes: Record<string, string[]>) {
+  const calls: string[] = [];
+  const list = async (selector: string) => {
+    calls.push(selector);
+    return Object.entries(nodes)
+      .filter(([, labels]) => selector === '' || labels.includes(selector))
+      .map(([name]) => name);
+  };
+  return { list, calls };
+}
+
+function pod(over: Partial<AgentPodInfo> & { name: string }): AgentPodInfo {
+  return {
+    nodeName: undefined,
+    podIP: '10.0.0.1',
+    ready: true,
+    deleting: false,
+    apiPort: 9443,
+    ...over,
+  };
+}
+
+describe('resolveNodes', () => {
+  it('takes control-plane nodes by default, sorted, without asking for master', async () => {
+    const { list, calls } = lister({
+      cp2: [CONTROL_PLANE_SELECTOR],
+      cp1: [CONTROL_PLANE_SELECTOR],
+      w1: [],
+    });
+    const r = await resolveNodes({ kind: 'control-plane' }, list);
+    expect(r).toEqual({ nodes: ['cp1', 'cp2'], selector: CONTROL_PLANE_SELECTOR, missing: [] });
+    expect(calls).toEqual([CONTROL_PLANE_SELECTOR]);
+  });
+
+  it('falls back to the master label when no node has the control-plane one', async () => {
+    const { list } = lister({ m1: [MASTER_SELECTOR], w1: [] });
+    expect(await resolveNodes({ kind: 'control-plane' }, list)).toEqual({
+      nodes: ['m1'],
+      selector: MASTER_SELECTOR,
+      missing: [],
+    });
+  });
+
+  it('returns no node when neither label exists (the caller fails)', async () => {
+    const { list } = lister({ w1: [] });
+    expect((await resolveNodes({ kind: 'control-plane' }, list)).nodes).toEqual([]);
+  });
+
+  it('lists every node for "all" and an explicit selector as given', async () => {
+    const { list } = lister({ b: ['gpu'], a: [] });
+    expect((await resolveNodes({ kind: 'all' }, list)).nodes).toEqual(['a', 'b']);
+    expect((await resolveNodes({ kind: 'selector', selector: 'gpu' }, list)).nodes).toEqual(['b']);
+  });
+
+  it('keeps named nodes in order, deduplicated, and reports those that do not exist', async () => {
+    const { list } = lister({ a: [], b: [] });
+    expect(await resolveNodes({ kind: 'names', names: ['b', 'zz', 'b'] }, list)).toEqual({
+      nodes: ['b', 'zz'],
+      selector: 'names b,zz',
+      missing: ['zz'],
+    });
+  });
+});
+
+describe('agentUrl', () => {
+  it.each([
+    [{ podIP: '10.1.2.3', apiPort: 9443 }, 'https://10.1.2.3:9443'],
+    [{ podIP: 'fd00::1', apiPort: 9443 }, 'https://[fd00::1]:9443'],
+    [{ podIP: undefined, apiPort: 9443 }, undefined],
+    [{ podIP: '10.1.2.3', apiPort: undefined }, undefined],
+  ])('%j → %s', (p, expected) => {
+    expect(agentUrl(p)).toBe(expected);
+  });
+});
+
+describe('matchAgents', () => {
+  const resolved = { nodes: ['a', 'b', 'c', 'd', 'e'], selector: 's', missing: ['e'] };
+  const pods = [
+    pod({ name: 'node-ca-a', nodeName: 'a', podIP: '10.0.0.1', apiPort: 9001 }),
+    pod({ name: 'node-ca-old', nodeName: 'a', podIP: '10.0.0.9', deleting: true }),
+    pod({ name: 'node-ca-b', nodeName: 'b', ready: false }),
+    pod({ name: 'node-ca-c', nodeName: 'c', apiPort: undefined }),
+    pod({ name: 'node-ca-w', nodeName: 'worker' }),
+  ];
+
+  it('gives each node its Ready pod URL or why it has none, never skipping a node', () => {
+    expect(matchAgents(resolved, pods)).toEqual([
+      { node: 'a', url: 'https://10.0.0.1:9001', pod: 'node-ca-a' },
+      {
+        node: 'b',
+        code: 'AGENT_NOT_READY',
+        message: expect.stringContaining('node-ca-b') as unknown,
+      },
+      { node: 'c', code: 'AGENT_NO_API_PORT', message: expect.any(String) as unknown },
+      { node: 'd', code: 'AGENT_MISSING', message: 'no node-ca pod on node d' },
+      { node: 'e', code: 'NODE_NOT_FOUND', message: 'node e does not exist' },
+    ]);
+  });
+
+  it('prefers a Ready pod over a terminating one on the same node', () => {
+    const r = matchAgents({ nodes: ['a'], selector: 's', missing: [] }, [
+      pod({ name: 'old', nodeName: 'a', podIP: '10.0.0.9', deleting: true }),
+      pod({ name: 'new', nodeName: 'a', podIP: '10.0.0.2', ready: true }),
+    ]);
+    expect(r).toEqual([{ node: 'a', url: 'https://10.0.0.2:9443', pod: 'new' }]);
+  });
+});
