@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -15,7 +16,10 @@ export interface TlsMaterial {
  * caller that pins this certificate can verify the name it dialled.
  */
 export function createSelfSignedCertificate(names: readonly (string | undefined)[], now = new Date()): TlsMaterial {
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
+  // OpenSSL makes the key (milliseconds); forge's JS generator takes seconds on a busy node.
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const privateKey = forge.pki.privateKeyFromPem(pem);
+  const keys = { privateKey, publicKey: forge.pki.setRsaPublicKey(privateKey.n, privateKey.e) };
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = `01${forge.util.bytesToHex(forge.random.getBytesSync(15))}`;
