@@ -10,7 +10,7 @@ import { makeCa } from '../test/support/pki.ts';
 import { createTrustSandbox } from '../test/support/trust-fixture.ts';
 import { percentile, report, rssMiB } from './lib.mjs';
 
-const { values } = parseArgs({ options: { updates: { type: 'string', default: '200' }, 'rss-updates': { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: { updates: { type: 'string', default: '200' }, 'rss-updates': { type: 'string', default: '1000' }, 'node-options': { type: 'string', default: '' } } });
 const updates = Number(values.updates);
 const rssUpdates = Number(values['rss-updates']);
 const KEY = 'registry.bench.local..5000';
@@ -19,7 +19,8 @@ const cas = [makeCa('bench A', { keyIndex: 0 }), makeCa('bench B', { keyIndex: 1
 
 const box = await createTrustSandbox();
 await box.source.write({ [KEY]: cas[0] });
-const agent = await startAgentProcess({ config: box.config() });
+// --node-options passes V8 flags to the agent as the image does (NODE_OPTIONS).
+const agent = await startAgentProcess({ config: box.config(), env: values['node-options'] === '' ? {} : { NODE_OPTIONS: values['node-options'] } });
 const caFile = path.join(box.containerd, HOST, 'ca.crt');
 const rssStart = await rssMiB(agent.pid);
 

@@ -12,21 +12,13 @@ import { createPullChecker } from './pull/checker.js';
 import { createCommandRunner } from './pull/run-command.js';
 import { statusRoutes, type StatusSections } from './server/routes/status.js';
 import type { AccessReviewer } from './server/auth.js';
-import { accessReviewerFrom } from './server/kube-reviewer.js';
 import { startServers } from './server/start.js';
 import { trustRoutes } from './server/routes/trust.js';
-import { createDoctorRunner } from './doctor/wiring.js';
-import { createHostsManager, type HostsManager } from './hosts/manager.js';
-import { createKubeClient, type KubeClient } from './kube/client.js';
-import { createKubeEventSink } from './kube/events.js';
-import { createReviewer } from './kube/reviews.js';
-import { createServiceWatches } from './kube/services.js';
-import { buildApiStatus, type WatchState } from './kube/watch.js';
 import { removeLeftovers } from './trust/apply.js';
 import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from './trust/reconciler.js';
-import { createConfigMapSource } from './trust/sources/configmap.js';
 import { createDirectorySource } from './trust/sources/directory.js';
 import type { TrustSource } from './trust/sources/source.js';
+import type { KubeWiring } from './agent-kube.js';
 
 /** A running agent: where it listens, and how to stop it. */
 export interface AgentHandle {
@@ -58,16 +50,18 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   const shutdown = new AbortController();
   const targets = certsDirTargets(config);
   for (const t of targets) await removeLeftovers(t.dir);
-  const kube = needsKubernetes(config) ? createKubeClient({ kubeconfig: config.kubeconfig }) : undefined;
-  const events = deps.events ?? (kube === undefined ? noEvents : createKubeEventSink({ client: kube, nodeName: config.nodeName, pod: config.pod, logger, metrics }));
-  const watches: { state(): WatchState }[] = [];
-  const source = createTrustSource(config, kube, { logger, metrics, watches });
+  // Loaded only when needed: @kubernetes/client-node alone costs about 70 MiB of RSS.
+  const kube = needsKubernetes(config)
+    ? (await import('./agent-kube.js')).wireKubernetes(config, { logger, metrics, ...(deps.events === undefined ? {} : { events: deps.events }) })
+    : undefined;
+  const events = kube?.events ?? deps.events ?? noEvents;
+  const source = createTrustSource(config, kube);
   const trust = createTrustReconciler({ source, targets, logger: logger.child({ component: 'trust' }), metrics, events });
-  const hosts = createHosts(config, kube, { logger, metrics, events, watches });
+  const hosts = kube?.hosts;
   const sections: StatusSections = {
     trust: () => trust.status(),
     ...(hosts === undefined ? {} : { hosts: () => hosts.manager.status() }),
-    ...(kube === undefined ? {} : { api: () => buildApiStatus(kube.server, watches) }),
+    ...(kube === undefined ? {} : { api: () => kube.apiStatus() }),
   };
   const backups = await createBackupService({ config, logger: logger.child({ component: 'backup' }), metrics });
   const routes: FastifyPluginAsync[] = [
@@ -76,9 +70,9 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     metricsRoutes({ registry: metrics.registry }),
     pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust), shutdown: shutdown.signal }),
     backupRoutes({ backups }),
-    trustRoutes({ report: createDoctorRunner({ config, source, kube }) }),
+    trustRoutes({ report: doctorReport(config, source, kube) }),
   ];
-  const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kubeReviewer(kube, metrics) });
+  const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kube?.reviewer });
   await source.start(() => void trust.reconcile());
   await hosts?.start();
   await trust.reconcile();
@@ -113,10 +107,6 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
   return targets;
 }
 
-function kubeReviewer(kube: KubeClient | undefined, metrics: Metrics): AccessReviewer | undefined {
-  return kube === undefined ? undefined : accessReviewerFrom(createReviewer(kube, metrics));
-}
-
 function createAgentPullChecker(deps: AgentDeps, metrics: Metrics, signal: AbortSignal) {
   const { config } = deps;
   const certsDir = config.trust.containerdCertsDir || config.trust.dockerCertsDir || undefined;
@@ -146,41 +136,16 @@ function needsKubernetes(config: Config): boolean {
   );
 }
 
-interface EdgeDeps {
-  logger: Logger;
-  metrics: Metrics;
-  watches: { state(): WatchState }[];
-}
-
-function createTrustSource(config: Config, kube: KubeClient | undefined, d: EdgeDeps): TrustSource {
+function createTrustSource(config: Config, kube: KubeWiring | undefined): TrustSource {
   if (config.trust.sourceDir !== undefined) return createDirectorySource(config.trust.sourceDir);
-  if (kube === undefined) throw new Error('trust.configMap needs the Kubernetes API');
-  const source = createConfigMapSource({ client: kube, ...config.trust.configMap, logger: d.logger.child({ component: 'trust' }), metrics: d.metrics });
-  d.watches.push(source);
-  return source;
+  if (kube?.source === undefined) throw new Error('trust.configMap needs the Kubernetes API');
+  return kube.source;
 }
 
-interface Hosts {
-  manager: HostsManager;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function createHosts(config: Config, kube: KubeClient | undefined, d: EdgeDeps & { events: EventSink }): Hosts | undefined {
-  if (kube === undefined || !needsKubernetes(config) || config.hosts.file === '' || config.hosts.services.length === 0) return undefined;
-  const logger = d.logger.child({ component: 'hosts' });
-  // Watches call onChange only after start(), once `manager` exists.
-  const sources = createServiceWatches({ client: kube, services: config.hosts.services, onChange: () => void manager.reconcile(), logger, metrics: d.metrics });
-  const manager = createHostsManager({ file: config.hosts.file, clusterDomain: config.hosts.clusterDomain, sources, logger, metrics: d.metrics, events: d.events });
-  for (const s of sources) d.watches.push(s.watch);
-  return {
-    manager,
-    start: async () => {
-      await Promise.all(sources.map((s) => s.watch.start()));
-    },
-    stop: async () => {
-      await Promise.all(sources.map((s) => s.watch.stop()));
-      await manager.idle();
-    },
+/** `GET /v1/trust`: doctor is loaded on the first request, not at start. */
+function doctorReport(config: Config, source: TrustSource, kube: KubeWiring | undefined) {
+  return async () => {
+    const { createDoctorRunner } = await import('./doctor/wiring.js');
+    return createDoctorRunner({ config, source, kube: kube?.client })();
   };
 }

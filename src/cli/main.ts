@@ -5,9 +5,9 @@ import { registerAgentCommand } from './agent.js';
 import { registerCleanupCommand } from './cleanup.js';
 import { registerBackupCommand } from './backup.js';
 import { registerDemoCommand } from './demo.js';
-import { registerDoctorCommand } from './doctor.js';
-import { registerFleetCommand } from './fleet.js';
 import { packageVersion, registerVersionCommand } from './version.js';
+
+const residentCommands = new Set(['agent', 'demo']);
 
 const program = new Command('node-ca')
   .description('per-node agent of the image registry: CA trust, /etc/hosts, node operations')
@@ -18,8 +18,12 @@ registerAgentCommand(program);
 registerCleanupCommand(program);
 registerBackupCommand(program);
 registerDemoCommand(program);
-registerDoctorCommand(program);
-registerFleetCommand(program);
+// doctor and fleet load @kubernetes/client-node (about 70 MiB of RSS); the
+// agent is resident on every node, so its process never loads them.
+if (!residentCommands.has(process.argv[2] ?? '')) {
+  (await import('./doctor.js')).registerDoctorCommand(program);
+  (await import('./fleet.js')).registerFleetCommand(program);
+}
 registerVersionCommand(program);
 
 try {
