@@ -1,3 +1,5 @@
+import type { PodEndpoint } from '../kube/discovery.js';
+
 /**
  * Which nodes a fleet command acts on, and where each node's agent answers
  * (pure). A selected node without a usable agent is a failure of that node,
@@ -15,15 +17,8 @@ export type NodeSelection =
   | { readonly kind: 'control-plane' }
   | { readonly kind: 'all' };
 
-/** What discovery knows about an agent pod (see kube/discovery.ts). */
-export interface AgentPodInfo {
-  readonly name: string;
-  readonly nodeName: string | undefined;
-  readonly podIP: string | undefined;
-  readonly ready: boolean;
-  readonly deleting: boolean;
-  readonly apiPort: number | undefined;
-}
+/** What discovery knows about an agent pod: one shape, defined where it is read from the API. */
+export type AgentPodInfo = PodEndpoint;
 
 /** A node with a reachable agent. */
 export interface FleetTarget {

@@ -3,32 +3,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFleetCluster, type FleetCluster, type FleetNode } from '../support/fleet-cluster.js';
+import { startFleetCluster, type FleetBackupDoc as BackupDoc, type FleetCluster, type FleetNode } from '../support/fleet-cluster.js';
 import { makeCa } from '../support/pki.js';
 
 const key = 'image-registry.image-registry-system.svc..5000';
 const cp = { 'node-role.kubernetes.io/control-plane': '' };
 const master = { 'node-role.kubernetes.io/master': '' };
-
-interface BackupDoc {
-  ok: boolean;
-  selector: string;
-  failedNodes: string[];
-  nodes: {
-    node: string;
-    ok: boolean;
-    error?: { code: string; message: string; status?: number };
-    job?: {
-      id: string;
-      phase: string;
-      startTime: string;
-      completionTime?: string;
-      archivePath: string;
-      archive?: { sha256: string };
-    };
-    download?: { archive: string; sha256: string; reused: boolean };
-  }[];
-}
 
 let cluster: FleetCluster;
 let trap: Server | undefined;

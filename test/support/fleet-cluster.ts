@@ -272,3 +272,24 @@ export async function startFleetCluster(
     },
   };
 }
+
+/** `node-ca fleet backup --json` as the tests read it. */
+export interface FleetBackupDoc {
+  ok: boolean;
+  selector: string;
+  failedNodes: string[];
+  nodes: {
+    node: string;
+    ok: boolean;
+    error?: { code: string; message: string; status?: number };
+    job?: {
+      id: string;
+      phase: string;
+      startTime: string;
+      completionTime?: string;
+      archivePath: string;
+      archive?: { sha256: string };
+    };
+    download?: { archive: string; sha256: string; reused: boolean };
+  }[];
+}
