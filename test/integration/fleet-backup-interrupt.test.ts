@@ -1,7 +1,12 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFleetCluster, type FleetBackupDoc as BackupDoc, type FleetCluster, type FleetNode } from '../support/fleet-cluster.js';
+import {
+  startFleetCluster,
+  type FleetBackupDoc as BackupDoc,
+  type FleetCluster,
+  type FleetNode,
+} from '../support/fleet-cluster.js';
 import { makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
 

@@ -3,7 +3,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFleetCluster, type FleetBackupDoc as BackupDoc, type FleetCluster, type FleetNode } from '../support/fleet-cluster.js';
+import {
+  startFleetCluster,
+  type FleetBackupDoc as BackupDoc,
+  type FleetCluster,
+  type FleetNode,
+} from '../support/fleet-cluster.js';
 import { makeCa } from '../support/pki.js';
 
 const key = 'image-registry.image-registry-system.svc..5000';
