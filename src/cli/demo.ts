@@ -51,6 +51,12 @@ async function prepareSandbox(root: string): Promise<SandboxLayout> {
   };
   await mkdir(layout.source, { recursive: true });
   for (const [key, pem] of demoBundles) await writeFile(path.join(layout.source, key), pem);
+  // A tiny stand-in for /cpaas/minio, so the backup API has something to archive.
+  const bucket = path.join(root, 'minio', 'registry', 'docker', 'registry', 'v2');
+  await mkdir(bucket, { recursive: true });
+  await writeFile(path.join(bucket, 'xl.meta'), 'demo object metadata\n');
+  await mkdir(path.join(root, 'minio', '.minio.sys'), { recursive: true });
+  await writeFile(path.join(root, 'minio', '.minio.sys', 'format.json'), '{"version":"1"}\n');
   return layout;
 }
 
@@ -77,6 +83,8 @@ Try:
   curl -s ${url}/v1/status | jq .
   curl -s ${url}/readyz
   curl -s ${url}/metrics | grep node_ca_
+  curl -s ${url}/v1/trust | jq '.checks[] | select(.status != "ok")'    # doctor's report
+  curl -s -X POST ${url}/v1/backups -H 'content-type: application/json' -d '{}'; sleep 1; curl -s ${url}/v1/backups | jq '.items[0].verification'
   find ${path.join(l.root, 'etc')} -type f | sort
   cat ${path.join(l.containerd, 'image-registry.image-registry-system.svc:5000', 'hosts.toml')}
   echo garbage > ${path.join(l.source, 'mirror.registry.example.com')}   # invalid: last good files stay
