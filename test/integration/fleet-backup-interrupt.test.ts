@@ -1,11 +1,11 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   startFleetCluster,
-  type FleetBackupDoc as BackupDoc,
+  fillMinioSource as fillSource,
+  parseBackupDoc as parse,
+  backupDocByNode as byNode,
   type FleetCluster,
-  type FleetNode,
 } from '../support/fleet-cluster.js';
 import { makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
@@ -23,25 +23,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await cluster.close();
 });
-
-/** A MinIO-like data directory: a bucket, objects, the .minio.sys metadata. */
-async function fillSource(node: FleetNode): Promise<void> {
-  const bucket = path.join(node.sourceDir, 'registry', 'docker', 'registry', 'v2', 'blobs');
-  await mkdir(bucket, { recursive: true });
-  await mkdir(path.join(node.sourceDir, '.minio.sys'), { recursive: true });
-  await writeFile(
-    path.join(node.sourceDir, '.minio.sys', 'format.json'),
-    `{"node":"${node.name}"}`,
-  );
-  for (let i = 0; i < 20; i++)
-    await writeFile(
-      path.join(bucket, `part.${i}`),
-      Buffer.alloc(3000 + i * 517, i + node.name.length),
-    );
-}
-
-const parse = (stdout: string) => JSON.parse(stdout) as BackupDoc;
-const byNode = (doc: BackupDoc) => Object.fromEntries(doc.nodes.map((n) => [n.node, n]));
 
 describe('node-ca fleet backup, interrupted', () => {
   it('reports a node whose agent dies mid-backup; the others finish', async () => {

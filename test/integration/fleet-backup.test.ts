@@ -1,13 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   startFleetCluster,
-  type FleetBackupDoc as BackupDoc,
+  fillMinioSource as fillSource,
+  parseBackupDoc as parse,
+  backupDocByNode as byNode,
   type FleetCluster,
-  type FleetNode,
 } from '../support/fleet-cluster.js';
 import { makeCa } from '../support/pki.js';
 
@@ -30,22 +31,6 @@ afterEach(async () => {
   await cluster.close();
 });
 
-/** A MinIO-like data directory: a bucket, objects, the .minio.sys metadata. */
-async function fillSource(node: FleetNode): Promise<void> {
-  const bucket = path.join(node.sourceDir, 'registry', 'docker', 'registry', 'v2', 'blobs');
-  await mkdir(bucket, { recursive: true });
-  await mkdir(path.join(node.sourceDir, '.minio.sys'), { recursive: true });
-  await writeFile(
-    path.join(node.sourceDir, '.minio.sys', 'format.json'),
-    `{"node":"${node.name}"}`,
-  );
-  for (let i = 0; i < 20; i++)
-    await writeFile(
-      path.join(bucket, `part.${i}`),
-      Buffer.alloc(3000 + i * 517, i + node.name.length),
-    );
-}
-
 /** A TCP port that counts connections: the worker's "agent", which fleet backup must never call. */
 async function startTrap(): Promise<number> {
   trap = createServer((s) => {
@@ -55,9 +40,6 @@ async function startTrap(): Promise<number> {
   await new Promise<void>((r) => trap?.listen(0, '127.0.0.1', r));
   return (trap.address() as { port: number }).port;
 }
-
-const parse = (stdout: string) => JSON.parse(stdout) as BackupDoc;
-const byNode = (doc: BackupDoc) => Object.fromEntries(doc.nodes.map((n) => [n.node, n]));
 
 describe('node-ca fleet backup', () => {
   it('backs up every control-plane node, never a worker, and downloads byte-identical archives with sidecars', async () => {

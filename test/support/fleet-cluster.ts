@@ -293,3 +293,23 @@ export interface FleetBackupDoc {
     download?: { archive: string; sha256: string; reused: boolean };
   }[];
 }
+
+/** A MinIO-like data directory: a bucket, objects, the .minio.sys metadata. */
+export async function fillMinioSource(node: FleetNode): Promise<void> {
+  const bucket = path.join(node.sourceDir, 'registry', 'docker', 'registry', 'v2', 'blobs');
+  await mkdir(bucket, { recursive: true });
+  await mkdir(path.join(node.sourceDir, '.minio.sys'), { recursive: true });
+  await writeFile(
+    path.join(node.sourceDir, '.minio.sys', 'format.json'),
+    `{"node":"${node.name}"}`,
+  );
+  for (let i = 0; i < 20; i++)
+    await writeFile(
+      path.join(bucket, `part.${i}`),
+      Buffer.alloc(3000 + i * 517, i + node.name.length),
+    );
+}
+
+export const parseBackupDoc = (stdout: string) => JSON.parse(stdout) as FleetBackupDoc;
+export const backupDocByNode = (doc: FleetBackupDoc) =>
+  Object.fromEntries(doc.nodes.map((n) => [n.node, n]));
