@@ -1,16 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyActions, readCertsDir } from '../../src/trust/apply.js';
 import { planDesiredState } from '../../src/trust/desired.js';
 import { planCertsDir } from '../../src/trust/plan.js';
 import { cliPath } from '../support/agent.js';
-import { issueServerCert, makeCa } from '../support/pki.js';
-import { waitFor } from '../support/poll.js';
+import { makeCa } from '../support/pki.js';
+import { startRegistry, type TestRegistry } from '../support/registry.js';
 
 /*
  * node-ca doctor as a process against real TLS docker-registry instances on
@@ -26,65 +24,6 @@ const names = {
   expired: 'expired.test.local',
 };
 
-interface Registry {
-  host: string;
-  child: ChildProcess;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) =>
-    server.close(() => {
-      resolve();
-    }),
-  );
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** docker-registry 2.8 with TLS: `version: 0.1`, filesystem storage, `http.tls`. */
-async function startRegistry(
-  dir: string,
-  name: string,
-  cert: { cert: string; key: string },
-): Promise<Registry> {
-  await mkdir(path.join(dir, 'storage'), { recursive: true });
-  await writeFile(path.join(dir, 'server.crt'), cert.cert);
-  await writeFile(path.join(dir, 'server.key'), cert.key, { mode: 0o600 });
-  const port = await freePort();
-  await writeFile(
-    path.join(dir, 'config.yml'),
-    JSON.stringify({
-      version: 0.1,
-      log: { level: 'warn' },
-      storage: { filesystem: { rootdirectory: path.join(dir, 'storage') } },
-      http: {
-        addr: `127.0.0.1:${port}`,
-        tls: { certificate: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') },
-      },
-    }),
-  );
-  const child = spawn('docker-registry', ['serve', path.join(dir, 'config.yml')], {
-    stdio: 'ignore',
-  });
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on('error', () => {
-          resolve(false);
-        });
-      }),
-    { timeoutMs: 20_000, message: `docker-registry ${name}` },
-  );
-  return { host: `${name}:${port}`, child };
-}
-
 interface DoctorRun {
   code: number | null;
   stdout: string;
@@ -94,49 +33,33 @@ interface DoctorRun {
 describe('node-ca doctor (the built CLI) against real TLS registries', () => {
   let root: string;
   let hostsFile: string;
-  const registries: Registry[] = [];
-  let good: Registry, other: Registry, expired: Registry;
+  const registries: TestRegistry[] = [];
+  let good: TestRegistry, other: TestRegistry, expired: TestRegistry;
 
   beforeAll(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'node-ca-doctor-it-'));
     hostsFile = path.join(root, 'hosts');
     await writeFile(hostsFile, `127.0.0.1 localhost ${Object.values(names).join(' ')}\n`);
-    good = await startRegistry(
-      path.join(root, 'r-good'),
-      names.good,
-      issueServerCert(caA, [names.good]),
-    );
-    other = await startRegistry(
-      path.join(root, 'r-other'),
-      names.other,
-      issueServerCert(caA, ['somewhere.else.local']),
-    );
-    expired = await startRegistry(
-      path.join(root, 'r-expired'),
-      names.expired,
-      issueServerCert(caA, [names.expired], {
+    good = await startRegistry({ dir: path.join(root, 'r-good'), name: names.good, ca: caA });
+    other = await startRegistry({
+      dir: path.join(root, 'r-other'),
+      name: names.other,
+      ca: caA,
+      certNames: ['somewhere.else.local'],
+    });
+    expired = await startRegistry({
+      dir: path.join(root, 'r-expired'),
+      name: names.expired,
+      ca: caA,
+      certValidity: {
         notBefore: new Date(Date.now() - 3 * day),
         notAfter: new Date(Date.now() - day),
-      }),
-    );
+      },
+    });
     registries.push(good, other, expired);
   });
   afterAll(async () => {
-    await Promise.all(
-      registries.map(
-        (r) =>
-          new Promise<void>((resolve) => {
-            if (r.child.exitCode !== null) {
-              resolve();
-              return;
-            }
-            r.child.once('exit', () => {
-              resolve();
-            });
-            r.child.kill('SIGKILL');
-          }),
-      ),
-    );
+    await Promise.all(registries.map((r) => r.stop()));
     await rm(root, { recursive: true, force: true });
   });
 
@@ -217,7 +140,7 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
       }),
     );
   }
-  const keyOf = (r: Registry) => r.host.replace(':', '..');
+  const keyOf = (r: TestRegistry) => r.host.replace(':', '..');
   type Report = {
     ok: boolean;
     node: string;
@@ -245,7 +168,9 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
       'tls.names:ok',
       'tls.expiry:ok',
     ]);
-    expect(report.checks.find((c) => c.id === 'registry.probe' && c.subject === good.host)).toMatchObject({
+    expect(
+      report.checks.find((c) => c.id === 'registry.probe' && c.subject === good.host),
+    ).toMatchObject({
       status: 'ok',
       message: expect.stringMatching(/\/v2\/ API .*HTTP 404/) as string,
     });
@@ -271,7 +196,9 @@ describe('node-ca doctor (the built CLI) against real TLS registries', () => {
     expect(handshake).toMatchObject({ id: 'tls.handshake', status: 'fail' });
     expect(handshake?.message).toContain('issued by "CN=doctor CA A"');
     // No probe after a failed handshake: it would only repeat the x509 error.
-    expect(report.checks.some((c) => c.id === 'registry.probe' && c.subject === good.host)).toBe(false);
+    expect(report.checks.some((c) => c.id === 'registry.probe' && c.subject === good.host)).toBe(
+      false,
+    );
     expect(report.checks[0]?.status).toBe('fail');
   });
 

@@ -33,6 +33,8 @@ export interface StartRegistryOptions {
   readonly ca: Ca;
   /** Names in the server certificate (default: `[name]`); another name gives a hostname mismatch. */
   readonly certNames?: readonly string[];
+  /** Validity of the server certificate (default: valid now), e.g. an expired one. */
+  readonly certValidity?: { readonly notBefore: Date; readonly notAfter: Date };
   /** Require htpasswd basic auth (registryUser / registryPassword). */
   readonly htpasswd?: boolean;
 }
@@ -41,14 +43,21 @@ export interface StartRegistryOptions {
 export async function startRegistry(options: StartRegistryOptions): Promise<TestRegistry> {
   const { dir, name } = options;
   await mkdir(path.join(dir, 'storage'), { recursive: true });
-  const server: KeyPairPem = issueServerCert(options.ca, options.certNames ?? [name]);
+  const server: KeyPairPem = issueServerCert(
+    options.ca,
+    options.certNames ?? [name],
+    options.certValidity ?? {},
+  );
   await writeFile(path.join(dir, 'server.crt'), server.cert);
   await writeFile(path.join(dir, 'server.key'), server.key, { mode: 0o600 });
   const port = await freePort();
   const config: Record<string, unknown> = {
     version: 0.1,
     log: { level: 'warn' },
-    storage: { filesystem: { rootdirectory: path.join(dir, 'storage') }, delete: { enabled: true } },
+    storage: {
+      filesystem: { rootdirectory: path.join(dir, 'storage') },
+      delete: { enabled: true },
+    },
     http: {
       addr: `127.0.0.1:${port}`,
       tls: { certificate: path.join(dir, 'server.crt'), key: path.join(dir, 'server.key') },
@@ -73,10 +82,15 @@ export async function startRegistry(options: StartRegistryOptions): Promise<Test
 /** True once a TLS handshake on 127.0.0.1:port completes (certificate not checked: readiness only). */
 function tlsReady(port: number, servername: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
-      socket.destroy();
-      resolve(true);
+    const socket = connect(
+      { host: '127.0.0.1', port, servername, rejectUnauthorized: false },
+      () => {
+        socket.destroy();
+        resolve(true);
+      },
+    );
+    socket.on('error', () => {
+      resolve(false);
     });
-    socket.on('error', () => { resolve(false); });
   });
 }
