@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { pushImage, startContainerd, type TestContainerd } from '../support/containerd.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
-import { buildOciArchive, type OciImage } from '../support/oci.js';
+import type { TestContainerd } from '../support/containerd.js';
+import type { OciImage } from '../support/oci.js';
 import { makeCa } from '../support/pki.js';
+import { startPullFixture, type PullFixture } from '../support/pull-fixture.js';
+import type { TestRegistry } from '../support/registry.js';
+import type { PrivateResolver } from '../support/resolver.js';
 import { waitFor } from '../support/poll.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { createPrivateResolver, type PrivateResolver } from '../support/resolver.js';
 
 const ns = 'image-registry-system';
 const svcName = 'image-registry.image-registry-system.svc';
@@ -23,6 +24,7 @@ const svcName = 'image-registry.image-registry-system.svc';
 describe('hosts line + API CA source end to end with containerd and docker-registry', () => {
   let dir: string;
   let api: KubeApiDouble;
+  let fixture: PullFixture | undefined;
   let resolver: PrivateResolver | undefined;
   let registry: TestRegistry | undefined;
   let containerd: TestContainerd | undefined;
@@ -33,28 +35,13 @@ describe('hosts line + API CA source end to end with containerd and docker-regis
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'node-ca-hosts-e2e-'));
     api = await startKubeApiDouble();
-    resolver = await createPrivateResolver(dir, [svcName]);
-    registry = await startRegistry({ dir: path.join(dir, 'registry'), name: svcName, ca });
-    containerd = await startContainerd({ dir: path.join(dir, 'containerd') });
-    await writeFile(path.join(dir, 'push-ca.crt'), ca.cert);
-    image = await buildOciArchive({
-      archive: path.join(dir, 'image.tar'),
-      ref: `${registry.host}/e2e/hello:v1`,
-    });
-    await pushImage(containerd, {
-      ...image,
-      target: image.ref,
-      caFile: path.join(dir, 'push-ca.crt'),
-      prefix: resolver.prefix,
-    });
-    await containerd.ctr(['images', 'rm', image.ref]);
+    fixture = await startPullFixture(dir, svcName, ca);
+    ({ resolver, registry, containerd, image } = fixture);
   });
 
   afterAll(async () => {
     await agent?.stop();
-    await containerd?.stop();
-    await registry?.stop();
-    await resolver?.stop();
+    await fixture?.stop();
     await api.close();
     await rm(dir, { recursive: true, force: true });
   });

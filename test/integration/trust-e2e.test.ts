@@ -1,20 +1,22 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { pushImage, startContainerd, type TestContainerd } from '../support/containerd.js';
 import { createProjectedConfigMap } from '../support/kubelet.js';
-import { buildOciArchive, type OciImage } from '../support/oci.js';
+import type { TestContainerd } from '../support/containerd.js';
+import type { OciImage } from '../support/oci.js';
 import { makeCa } from '../support/pki.js';
+import { startPullFixture, type PullFixture } from '../support/pull-fixture.js';
+import type { TestRegistry } from '../support/registry.js';
+import type { PrivateResolver } from '../support/resolver.js';
 import { waitFor } from '../support/poll.js';
-import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { createPrivateResolver, type PrivateResolver } from '../support/resolver.js';
 
 const name = 'registry.test.local';
 
 describe('trust sync end to end with real containerd and docker-registry', () => {
   let dir: string;
+  let fixture: PullFixture | undefined;
   let resolver: PrivateResolver | undefined;
   let registry: TestRegistry | undefined;
   let containerd: TestContainerd | undefined;
@@ -24,20 +26,13 @@ describe('trust sync end to end with real containerd and docker-registry', () =>
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'node-ca-trust-e2e-'));
-    resolver = await createPrivateResolver(dir, [name]);
-    registry = await startRegistry({ dir: path.join(dir, 'registry'), name, ca });
-    containerd = await startContainerd({ dir: path.join(dir, 'containerd') });
-    await writeFile(path.join(dir, 'push-ca.crt'), ca.cert);
-    image = await buildOciArchive({ archive: path.join(dir, 'image.tar'), ref: `${registry.host}/e2e/hello:v1` });
-    await pushImage(containerd, { ...image, target: image.ref, caFile: path.join(dir, 'push-ca.crt'), prefix: resolver.prefix });
-    await containerd.ctr(['images', 'rm', image.ref]);
+    fixture = await startPullFixture(dir, name, ca);
+    ({ resolver, registry, containerd, image } = fixture);
   });
 
   afterAll(async () => {
     await agent?.stop();
-    await containerd?.stop();
-    await registry?.stop();
-    await resolver?.stop();
+    await fixture?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -50,14 +45,22 @@ describe('trust sync end to end with real containerd and docker-registry', () =>
       config: {
         trust: { sourceDir: source.dir, containerdCertsDir: certsDir, dockerCertsDir: '' },
         hosts: { file: '' },
-        server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, socket: '', auth: { mode: 'none' } },
+        server: {
+          listen: '127.0.0.1:0',
+          tls: { mode: 'disabled' },
+          socket: '',
+          auth: { mode: 'none' },
+        },
       },
     });
     const caFile = path.join(certsDir, reg.host, 'ca.crt');
-    await waitFor(async () => (await readFile(caFile, 'utf8').catch(() => '')).trim() === ca.cert.trim(), {
-      timeoutMs: 15_000,
-      message: 'ca.crt written by the agent',
-    });
+    await waitFor(
+      async () => (await readFile(caFile, 'utf8').catch(() => '')).trim() === ca.cert.trim(),
+      {
+        timeoutMs: 15_000,
+        message: 'ca.crt written by the agent',
+      },
+    );
     const pull = ['images', 'pull', '--hosts-dir', certsDir, image.ref];
     const ok = await containerd!.ctr(pull, { prefix: resolver!.prefix });
     expect(ok.stderr).not.toMatch(/x509/);
