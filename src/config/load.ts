@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../lib/errors.js';
+import { isLoopbackAddress } from '../lib/net.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The environment variables the agent reads; nothing else reads process.env. */
@@ -109,8 +110,8 @@ export function splitListen(listen: string): { host: string; port: number } | un
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || isLoopbackAddress(host);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,5 +1,6 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { NodeCaError } from '../lib/errors.js';
+import { isLoopbackAddress } from '../lib/net.js';
 import type { ApiResource, ApiVerb } from './app.js';
 
 /** The virtual API group of SubjectAccessReviews (SPEC "Authentication and authorization"). */
@@ -123,11 +124,4 @@ function verbOf(request: FastifyRequest): ApiVerb {
   const { config, url, method } = request.routeOptions;
   if (config.verb !== undefined) return config.verb;
   return defaultVerb(method === 'HEAD' ? 'GET' : String(method), config.resource ?? 'public', (url ?? '').includes(':'));
-}
-
-/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopbackAddress(ip: string | undefined): boolean {
-  if (ip === undefined) return false;
-  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
 }

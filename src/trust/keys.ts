@@ -43,14 +43,3 @@ function hostNameProblem(name: string): string | undefined {
   if (bad === '') return 'host name has an empty label (leading, trailing or double dot)';
   return `"${bad}" is not a DNS label ([a-z0-9-], 1-63 characters, no leading or trailing "-")`;
 }
-
-/** The ConfigMap key for a host (`a:5000` → `a..5000`). */
-export function keyForHost(host: RegistryHost): string {
-  return host.replace(':', '..');
-}
-
-/** Whether a directory name in a certs dir could be a registry host at all. */
-export function isRegistryHostName(name: string): boolean {
-  const parsed = parseKey(keyForHost(name));
-  return parsed.ok && parsed.host === name;
-}

@@ -73,7 +73,7 @@ export function isOwnedEntry(e: ObservedEntry): boolean {
 }
 
 /** The files a registry's directory must hold, in write order. */
-export function desiredFiles(flavor: CertsDirFlavor, d: DesiredRegistry, now: Date): FileWrite[] {
+function desiredFiles(flavor: CertsDirFlavor, d: DesiredRegistry, now: Date): FileWrite[] {
   const files: FileWrite[] = [{ name: CA_FILE, content: d.bundle.pem }];
   if (flavor === 'containerd') files.push({ name: HOSTS_TOML, content: renderHostsToml(d.host) });
   const marker = renderMarker({ key: d.key, sha256: d.bundle.sha256, time: now.toISOString() });

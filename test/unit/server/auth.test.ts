@@ -5,12 +5,12 @@ import {
   bearerToken,
   createTokenAuthorizer,
   defaultVerb,
-  isLoopbackAddress,
   type AccessAttributes,
   type AccessReviewer,
   type TokenReviewResult,
 } from '../../../src/server/auth.js';
 import { createKubernetesAuthorizer } from '../../../src/server/auth-kubernetes.js';
+import { isLoopbackAddress } from '../../../src/lib/net.js';
 import { appWith } from './routes-fixture.js';
 
 /** A table-driven reviewer: tokens → users, and "user verb resource" → allowed. */

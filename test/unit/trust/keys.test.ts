@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRegistryHostName, keyForHost, parseKey } from '../../../src/trust/keys.js';
+import { parseKey } from '../../../src/trust/keys.js';
 
 describe('parseKey', () => {
   it.each([
@@ -40,11 +40,5 @@ describe('parseKey', () => {
     const parsed = parseKey(key);
     expect(parsed.ok).toBe(false);
     if (!parsed.ok) expect(parsed.reason).toMatch(reason);
-  });
-
-  it('names the key for a host and back', () => {
-    expect(keyForHost('a.b:5000')).toBe('a.b..5000');
-    expect(isRegistryHostName('a.b:5000')).toBe(true);
-    expect(isRegistryHostName('_backup')).toBe(false);
   });
 });
