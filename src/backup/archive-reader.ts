@@ -17,10 +17,11 @@ export interface ArchiveMember {
  * return a promise (a manifest write), which holds the parser: backpressure.
  */
 export function createArchiveReader(
-  onMember: (m: ArchiveMember) => void | Promise<void>,
+  onMember: (m: ArchiveMember) => unknown,
   linkTargets: ReadonlySet<string> = new Set(),
 ): Writable {
-  const extract = tarStream.extract();
+  // The parser may lag 1 MiB behind the tee (streamx's 16 KiB default made every chunk wait for it).
+  const extract = tarStream.extract({ highWaterMark: 1 << 20 });
   // Hard-link targets' hashes, so a link's manifest line needs no second read.
   const hashes = new Map<string, string>();
   extract.on('entry', (header, stream, next) => {
@@ -31,9 +32,13 @@ export function createArchiveReader(
     stream.on('end', () => {
       const member = toMember(header, hash?.digest('hex') ?? linkHash(header, hashes));
       if (member.sha256 !== undefined && linkTargets.has(member.name)) hashes.set(member.name, member.sha256);
-      Promise.resolve(onMember(member)).then(() => {
-        next();
-      }, next);
+      // No promise per member unless the consumer needs to hold the parser.
+      const held = onMember(member);
+      if (held instanceof Promise)
+        held.then(() => {
+          next();
+        }, next);
+      else next();
     });
     // A truncated stream (tar killed) errors the entry too; the extract itself reports it.
     stream.on('error', () => undefined);

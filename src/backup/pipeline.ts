@@ -58,11 +58,18 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
   const check = new ArchiveCheck(input.before, prefix);
   const manifest = createWriteStream(paths.manifestPartial, { flush: true });
   manifest.on('error', () => undefined);
+  // Manifest lines go out in 64 KiB writes, not one small write per member.
+  let lines = '';
   let bytesDone = 0;
-  const onMember = async (m: ArchiveMember) => {
+  const onMember = (m: ArchiveMember): Promise<unknown> | undefined => {
     check.observe(m);
     input.onProgress({ bytesDone, filesDone: check.files });
-    if (m.sha256 !== undefined && !manifest.write(sha256sumLine(m.sha256, m.name))) await once(manifest, 'drain');
+    if (m.sha256 === undefined) return undefined;
+    lines += sha256sumLine(m.sha256, m.name);
+    if (lines.length < 1 << 16) return undefined;
+    const full = manifest.write(lines);
+    lines = '';
+    return full ? undefined : once(manifest, 'drain');
   };
   const tar = await runTar({
     sourceDir: input.sourceDir,
@@ -73,12 +80,14 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
       bytesDone = n;
       input.onProgress({ bytesDone, filesDone: check.files });
     },
-  }).finally(() => manifest.end());
+  }).finally(() => manifest.end(lines));
   await once(manifest, 'close');
   input.onProgress({ bytesDone: tar.bytes, filesDone: check.files });
   input.onVerifying();
   const changedByTar = parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n);
-  const changed = [...(await walkAfter(input.sourceDir, input.before)), ...changedByTar];
+  // The second walk runs while the archive's last pages go to disk.
+  const [changedByWalk] = await Promise.all([walkAfter(input.sourceDir, input.before), tar.durable]);
+  const changed = [...changedByWalk, ...changedByTar];
   const outcome = verifyBackup({ before: input.before, check, archiveBytes: tar.bytes, changed, allowChanges: input.allowChanges });
   const archive = { bytes: tar.bytes, sha256: tar.sha256 };
   if (outcome.failure !== undefined)

@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
-import { errnoCode } from '../lib/errors.js';
+import { errnoCode, errorMessage } from '../lib/errors.js';
+import { ArchiveFile } from './archive-file.js';
 import { BackupFailure } from './job.js';
 import { lastTarError } from './tar-messages.js';
 import { memberPrefix } from './walk.js';
 
 export interface TarRunOptions {
   readonly sourceDir: string;
-  /** Where the archive is written (`<name>.partial`); fsynced before this resolves. */
+  /** Where the archive is written (`<name>.partial`); fsynced when `durable` settles. */
   readonly partialPath: string;
   /** Receives the same bytes (the archive parser). */
   readonly reader: Writable;
@@ -25,7 +25,14 @@ export interface TarRunResult {
   readonly stderr: string;
   readonly bytes: number;
   readonly sha256: string;
+  /**
+   * Settles when the archive's last pages are on disk and the file is
+   * closed (the final fsync), so the caller can walk the source meanwhile.
+   * Rejects with a BackupFailure (NO_SPACE on ENOSPC).
+   */
+  readonly durable: Promise<void>;
 }
+
 
 /**
  * `tar -cf - -C / cpaas/minio`: exactly the members `tar -cf X /cpaas/minio`
@@ -34,6 +41,10 @@ export interface TarRunResult {
  * both the disk and the parser reaching tar through the pipe.
  */
 export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
+  // Opened before tar starts: its stdout must reach the pipeline in the same tick as the spawn.
+  const file = await ArchiveFile.open(o.partialPath).catch((err: unknown) => {
+    throw streamFailure(err);
+  });
   const stop = new AbortController();
   const child = execa('tar', ['-cf', '-', '-C', '/', memberPrefix(o.sourceDir)], {
     cancelSignal: AbortSignal.any([o.signal, stop.signal]),
@@ -44,7 +55,6 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     reject: false,
     env: { LC_ALL: 'C' },
   });
-  const file = createWriteStream(o.partialPath, { flush: true, highWaterMark: 1 << 20 });
   const tee = createTee(file, o.reader, o.onBytes);
   let streamError: unknown;
   try {
@@ -54,20 +64,32 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     stop.abort();
   }
   const result = await child;
-  if (o.signal.aborted) throw new BackupFailure('CANCELED', 'the backup was canceled');
-  if (streamError !== undefined) throw streamFailure(streamError);
-  const exitCode = result.exitCode ?? -1;
-  if (exitCode !== 0 && exitCode !== 1) throw new BackupFailure('TAR_FAILED', `tar exited ${exitCode}: ${lastTarError(result.stderr)}`);
-  return { exitCode, stderr: result.stderr, bytes: tee.bytes(), sha256: tee.sha256() };
+  try {
+    if (o.signal.aborted) throw new BackupFailure('CANCELED', 'the backup was canceled');
+    if (streamError !== undefined) throw streamFailure(streamError);
+    const exitCode = result.exitCode ?? -1;
+    if (exitCode !== 0 && exitCode !== 1) throw new BackupFailure('TAR_FAILED', `tar exited ${exitCode}: ${lastTarError(result.stderr)}`);
+    const durable = file.syncAndClose().catch((err: unknown) => {
+      throw streamFailure(err);
+    });
+    return { exitCode, stderr: result.stderr, bytes: tee.bytes(), sha256: tee.sha256(), durable };
+  } catch (err) {
+    // The partial is the caller's to remove, once the file is closed.
+    await file.abandon().catch(() => undefined);
+    throw err;
+  }
 }
 
 function streamFailure(err: unknown): BackupFailure {
   if (errnoCode(err) === 'ENOSPC') return new BackupFailure('NO_SPACE', 'the backup filesystem ran out of space while writing the archive', { cause: err });
-  return new BackupFailure('TAR_FAILED', 'the tar stream could not be written or parsed', { cause: err });
+  return new BackupFailure('TAR_FAILED', `the tar stream could not be written or parsed: ${errorMessage(err)}`, { cause: err });
 }
 
-/** One writable feeding the file and the parser; a chunk is done when both took it. */
-function createTee(file: Writable, reader: Writable, onBytes?: (n: number) => void) {
+/**
+ * One writable feeding the file and the parser; a chunk is done when both
+ * took it (the file gathers chunks into batches, the parser may lag 1 MiB).
+ */
+function createTee(file: ArchiveFile, reader: Writable, onBytes?: (n: number) => void) {
   const hash = createHash('sha256');
   let bytes = 0;
   let digest: string | undefined;
@@ -78,7 +100,8 @@ function createTee(file: Writable, reader: Writable, onBytes?: (n: number) => vo
       bytes += chunk.length;
       onBytes?.(bytes);
       const waits: Promise<unknown>[] = [];
-      if (!file.write(chunk)) waits.push(once(file, 'drain'));
+      const written = file.write(chunk);
+      if (written !== undefined) waits.push(written);
       if (!reader.write(chunk)) waits.push(once(reader, 'drain'));
       if (waits.length === 0) cb();
       else
@@ -86,22 +109,17 @@ function createTee(file: Writable, reader: Writable, onBytes?: (n: number) => vo
           cb();
         }, cb);
     },
+    // Done when every byte is written and parsed; the final fsync is `durable`'s.
     final(cb) {
-      const done = Promise.all([once(file, 'close'), once(reader, 'finish')]);
-      file.end();
+      const done = Promise.all([file.flush(), once(reader, 'finish')]);
       reader.end();
       done.then(() => {
         cb();
       }, cb);
     },
   });
-  const fail = (err: Error) => {
-    sink.destroy(err);
-  };
-  file.on('error', fail);
-  reader.on('error', fail);
+  reader.on('error', (err) => sink.destroy(err));
   sink.on('close', () => {
-    if (!file.closed) file.destroy();
     if (!reader.writableFinished) reader.destroy();
   });
   return { sink, bytes: () => bytes, sha256: () => (digest ??= hash.digest('hex')) };
