@@ -2,25 +2,29 @@
 // Backup benchmark: a verified backup through the node-ca agent against
 // `tar -cf X -C / src && sync X` on the same tree, runs alternating.
 // Targets: time ratio <= 1.10 on both trees; agent peak RSS (VmHWM) <= 150 MiB.
-// Usage (after `npm run build`): node bench/backup.mjs [--small] [--runs N] [--dir BASE] [--agent-node-options '--max-semi-space-size=2']
-// Trees go under /var/tmp (a real disk, not tmpfs) and are deleted at the end.
+// Usage (after `npm run build`): node bench/backup.mjs [--small] [--runs N] [--dir BASE] [--tree small-files|big-files]
+//   [--keep] [--agent-node-options '--max-semi-space-size=2']
+// Trees go under /var/tmp (a real disk, not tmpfs) and are deleted at the end, unless --keep:
+// then they stay in BASE/node-ca-bench-trees and later --keep runs reuse them.
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile, open } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 
 const { values: opts } = parseArgs({
-  options: { 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
+  options: { keep: { type: 'boolean', default: false }, tree: { type: 'string' }, 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
 });
 const runs = Number(opts.runs);
 const repo = path.resolve(import.meta.dirname, '..');
 const cli = path.join(repo, 'dist/cli/main.js');
 const MiB = 1024 * 1024;
-const trees = opts.small
+const allTrees = opts.small
   ? [{ name: 'small-files', files: 20_000, min: 4096, max: 16384 }, { name: 'big-files', files: 2, big: 128 * MiB }]
   : [{ name: 'small-files', files: 200_000, min: 4096, max: 16384 }, { name: 'big-files', files: 8, big: 256 * MiB }];
+const trees = allTrees.filter((t) => opts.tree === undefined || t.name === opts.tree);
+if (trees.length === 0) throw new Error(`--tree ${opts.tree}: not one of ${allTrees.map((t) => t.name).join(', ')}`);
 
 const noise = randomBytes(16 * MiB);
 const slice = (n, seed) => noise.subarray(seed % (noise.length - n), (seed % (noise.length - n)) + n);
@@ -109,15 +113,21 @@ async function timeAgent(base, src) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const base = await mkdtemp(path.join(opts.dir, 'node-ca-bench-'));
+const base = opts.keep ? path.join(opts.dir, 'node-ca-bench-trees') : await mkdtemp(path.join(opts.dir, 'node-ca-bench-'));
+const exists = (p) => access(p).then(() => true, () => false);
 const results = [];
 try {
   for (const t of trees) {
-    const src = path.join(base, t.name);
-    const g0 = performance.now();
-    await generate(src, t);
-    execFileSync('sync');
-    process.stderr.write(`${t.name}: generated in ${((performance.now() - g0) / 1000).toFixed(1)} s\n`);
+    const src = path.join(base, `${t.name}${opts.small ? '-small' : ''}`);
+    const done = path.join(base, `${path.basename(src)}.complete`);
+    if (!(opts.keep && (await exists(done)))) {
+      const g0 = performance.now();
+      await rm(src, { recursive: true, force: true });
+      await generate(src, t);
+      execFileSync('sync');
+      await writeFile(done, '');
+      process.stderr.write(`${t.name}: generated in ${((performance.now() - g0) / 1000).toFixed(1)} s\n`);
+    }
     const agentRuns = [];
     const tarRuns = [];
     await timeTar(src, path.join(base, 'warm.tar')); // page-cache warm-up, not counted
@@ -129,10 +139,10 @@ try {
     const nodeCa = median(agentRuns.map((x) => x.s));
     const tar = median(tarRuns);
     results.push({ tree: t.name, files: t.files, archiveBytes: agentRuns[0].bytes, nodeCaSeconds: nodeCa, tarSyncSeconds: tar, ratio: nodeCa / tar, peakRssMiB: Math.max(...agentRuns.map((x) => x.rssMiB)), verified: agentRuns.every((x) => x.matched) });
-    await rm(src, { recursive: true, force: true });
+    if (!opts.keep) await rm(src, { recursive: true, force: true });
   }
 } finally {
-  await rm(base, { recursive: true, force: true });
+  if (!opts.keep) await rm(base, { recursive: true, force: true });
 }
 console.log(JSON.stringify({ bench: 'backup', small: opts.small, runs, agentNodeOptions: opts['agent-node-options'], results }, null, 2));
 for (const r of results)
