@@ -2,6 +2,7 @@ import { lstatSync, type Stats, opendirSync, readlinkSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
+import { WalkTable, type WalkEntries } from './walk-table.js';
 
 /** One walked entry, keyed by its path relative to the source ('' is the source itself). */
 export interface WalkEntry {
@@ -13,7 +14,7 @@ export interface WalkEntry {
 }
 
 export interface SourceWalk {
-  readonly entries: ReadonlyMap<string, WalkEntry>;
+  readonly entries: WalkEntries;
   /** Regular files and their content bytes, each inode once (tar stores further hard links as links). */
   readonly files: number;
   readonly bytes: number;
@@ -40,7 +41,7 @@ export function memberName(prefix: string, rel: string, type: WalkEntry['type'])
 interface WalkState {
   root: string;
   prefix: string;
-  entries: Map<string, WalkEntry>;
+  entries: WalkTable;
   inodes: Map<string, string>;
   files: number;
   bytes: number;
@@ -55,7 +56,7 @@ interface WalkState {
 
 function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
   const root = path.resolve(sourceDir);
-  return { root, prefix: memberPrefix(root), entries: new Map(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, visited: 0, manifestBytes: 0, onEntry };
+  return { root, prefix: memberPrefix(root), entries: new WalkTable(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, visited: 0, manifestBytes: 0, onEntry };
 }
 
 /**
@@ -162,6 +163,6 @@ function record(s: WalkState, rel: string, st: Stats): void {
   }
   if (type === 'file' || type === 'link') s.manifestBytes += 68 + Buffer.byteLength(name);
   if (type === 'symlink') linkTarget = readlinkSync(path.join(s.root, rel));
-  s.entries.set(rel, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, index: s.entries.size });
+  s.entries.add(rel, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs });
   if (type !== 'socket') s.members += memberBytes({ name, type, size: st.size, ...(linkTarget === undefined ? {} : { linkTarget }) });
 }
