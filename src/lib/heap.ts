@@ -21,7 +21,10 @@ export interface HeapTrimmer {
  * takes about 15 ms on this 15 MiB heap. Without `gc` (tests, a plain
  * `node` run) this does nothing.
  */
-export function createHeapTrimmer(options: { quietMs: number; gc?: GcFunction | undefined }): HeapTrimmer {
+export function createHeapTrimmer(options: {
+  quietMs: number;
+  gc?: GcFunction | undefined;
+}): HeapTrimmer {
   const gc = options.gc ?? (globalThis as { gc?: GcFunction }).gc;
   const trim = () => gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   let timer: NodeJS.Timeout | undefined;
