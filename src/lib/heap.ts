@@ -1,6 +1,6 @@
 /**
- * V8's `gc` function, present when node runs with `--expose-gc` (the image
- * sets it in NODE_OPTIONS). The options are V8's gc extension's.
+ * V8's `gc` function, present when node runs with `--expose-gc` (the image's
+ * ENTRYPOINT passes it). The options are V8's gc extension's.
  */
 type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import forge from 'node-forge';
 import type { TlsMaterial } from './tls.js';
 
-// A module of its own: node-forge (about 3 MiB of RSS) is loaded only when
+// A module of its own: node-forge (about 2 MiB of RSS) is loaded only when
 // `tls.mode` is self-signed; `files` and `disabled` never need it.
 
 /**
