@@ -14,6 +14,19 @@ export async function rssMiB(pid, field = 'VmRSS') {
   return kb / 1024;
 }
 
+/**
+ * The node flags the image starts the agent with: the words between `node`
+ * and the script in the Dockerfile's ENTRYPOINT, so a bench measures the
+ * agent as shipped.
+ */
+export async function shippedNodeFlags() {
+  const dockerfile = await readFile(new URL('../Dockerfile', import.meta.url), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(dockerfile)?.[1] ?? '[]');
+  const node = entrypoint.indexOf('node');
+  if (node < 0) throw new Error('Dockerfile: no exec-form ENTRYPOINT running node');
+  return entrypoint.slice(node + 1, -1);
+}
+
 /** Prints the figures as one JSON line and one human line. */
 export function report(name, figures, human) {
   process.stdout.write(`${JSON.stringify({ bench: name, ...figures })}\n${human}\n`);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from './config/schema.js';
 import { noEvents, type EventSink } from './lib/events.js';
+import { createHeapTrimmer } from './lib/heap.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createBackupService } from './backup/service.js';
@@ -73,13 +74,19 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     trustRoutes({ report: doctorReport(config, source, kube) }),
   ];
   const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kube?.reviewer });
-  await source.start(() => void trust.reconcile());
+  const heap = createHeapTrimmer({ quietMs: heapQuietMs });
+  await source.start(() => {
+    void trust.reconcile();
+    heap.poke();
+  });
   await hosts?.start();
   await trust.reconcile();
   await hosts?.manager.reconcile();
+  heap.trim();
   const resync = setInterval(() => {
     void trust.reconcile();
     void hosts?.manager.reconcile();
+    heap.poke();
   }, config.trust.resyncSeconds * 1000);
   logger.info({ source: source.description, targets, url: servers.url, socket: servers.socket, node: config.nodeName }, 'node-ca agent started');
   return {
@@ -89,6 +96,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     metrics,
     async stop() {
       clearInterval(resync);
+      heap.stop();
       shutdown.abort();
       await source.stop();
       await hosts?.stop();
@@ -99,6 +107,9 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     },
   };
 }
+
+/** Quiet time after the last CA change or resync before the heap is trimmed (lib/heap.ts). */
+const heapQuietMs = 5000;
 
 export function certsDirTargets(config: Config): CertsDirTarget[] {
   const targets: CertsDirTarget[] = [];

@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import type { Readable } from 'node:stream';
 import type { Argv } from './runtimes.js';
 
@@ -37,6 +36,9 @@ export function createCommandRunner(env: { readonly path?: string | undefined })
 
 async function runCommand(argv: Argv, options: RunOptions, path: string): Promise<CommandResult> {
   const cap = options.outputCap ?? 64 * 1024;
+  // Loaded at the first pull check, not at start: execa and its dependencies
+  // are about 4 MiB of the resident agent's RSS, and most agents never run one.
+  const { execa } = await import('execa');
   const child = execa(argv[0], argv.slice(1), {
     timeout: options.timeoutMs,
     ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),

@@ -8,7 +8,7 @@ import { allowAll, createAuthHook, createTokenAuthorizer, type AccessReviewer, t
 import { createKubernetesAuthorizer } from './auth-kubernetes.js';
 import type { FileWatch } from './file-watch.js';
 import { listenOnSocket } from './socket.js';
-import { createSelfSignedCertificate, loadTlsFiles, type TlsMaterial } from './tls.js';
+import { loadTlsFiles, type TlsMaterial } from './tls.js';
 import { watchTlsFiles } from './tls-reload.js';
 import { createTokenFile } from './token-file.js';
 
@@ -93,6 +93,7 @@ async function tlsMaterial(config: Config): Promise<TlsMaterial | undefined> {
   const tls = config.server.tls;
   if (tls.mode === 'disabled') return undefined;
   if (tls.mode === 'files') return loadTlsFiles(tls.certFile, tls.keyFile);
+  const { createSelfSignedCertificate } = await import('./self-signed.js');
   return createSelfSignedCertificate([config.nodeName, config.nodeIP, config.podIP]);
 }
 

@@ -30,6 +30,8 @@ export interface StartAgentOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Command prefix, e.g. an `unshare -m` wrapper; the node binary and args follow. */
   readonly prefix?: readonly string[];
+  /** Node/V8 flags before the script, e.g. the image's (bench/lib.mjs `shippedNodeFlags`). */
+  readonly nodeArgs?: readonly string[];
   /** Extra CLI args instead of `agent --config FILE`. */
   readonly args?: (configFile: string) => string[];
   /** Wait for the start line (default true). */
@@ -42,7 +44,7 @@ export async function startAgentProcess(options: StartAgentOptions): Promise<Age
   const configFile = path.join(dir, 'config.yaml');
   await writeFile(configFile, JSON.stringify(options.config, null, 2));
   const args = options.args?.(configFile) ?? ['agent', '--config', configFile];
-  const argv = [...(options.prefix ?? []), process.execPath, cliPath, ...args];
+  const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeArgs ?? []), cliPath, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', NODE_NAME: 'test-node', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -81,7 +81,12 @@ describe('Dockerfile', () => {
   });
 
   it('starts node-ca under tini with `agent --config` on the DaemonSet-mounted config as default', () => {
-    expect(execForm(runtime, 'ENTRYPOINT')).toEqual(['tini', '--', 'node', '/app/dist/cli/main.js']);
+    // The V8 flags of a small resident agent (README "Performance"), which bench/trust.mjs reuses.
+    expect(execForm(runtime, 'ENTRYPOINT')).toEqual([
+      'tini', '--', 'node',
+      '--max-semi-space-size=1', '--expose-gc', '--no-maglev', '--v8-pool-size=2',
+      '/app/dist/cli/main.js',
+    ]);
     const cmd = execForm(runtime, 'CMD');
     expect(cmd).toEqual(['agent', '--config', '/etc/node-ca/config.yaml']);
     const ds = readManifests(path.join(daemonsetDir, 'daemonset.yaml'))[0] as unknown as {

@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createHeapTrimmer } from '../../../src/lib/heap.js';
+
+describe('createHeapTrimmer', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('runs one memory-reducing full GC once nothing has poked for quietMs', () => {
+    vi.useFakeTimers();
+    const gc = vi.fn();
+    const heap = createHeapTrimmer({ quietMs: 5000, gc });
+    heap.poke();
+    vi.advanceTimersByTime(4000);
+    heap.poke();
+    vi.advanceTimersByTime(4000);
+    expect(gc).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1000);
+    expect(gc).toHaveBeenCalledTimes(1);
+    expect(gc).toHaveBeenCalledWith({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  });
+
+  it('re-arms after it has fired, and never after stop()', () => {
+    vi.useFakeTimers();
+    const gc = vi.fn();
+    const heap = createHeapTrimmer({ quietMs: 5000, gc });
+    heap.poke();
+    vi.advanceTimersByTime(5000);
+    heap.poke();
+    vi.advanceTimersByTime(5000);
+    expect(gc).toHaveBeenCalledTimes(2);
+    heap.poke();
+    heap.stop();
+    heap.poke();
+    vi.advanceTimersByTime(10_000);
+    expect(gc).toHaveBeenCalledTimes(2);
+  });
+
+  it('trim() runs at once; without an exposed gc nothing happens', () => {
+    const gc = vi.fn();
+    createHeapTrimmer({ quietMs: 5000, gc }).trim();
+    expect(gc).toHaveBeenCalledTimes(1);
+    expect(() => {
+      createHeapTrimmer({ quietMs: 5000 }).trim();
+    }).not.toThrow();
+  });
+});
