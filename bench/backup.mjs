@@ -3,7 +3,8 @@
 // `tar -cf X -C / src && sync X` on the same tree, runs alternating.
 // Targets: time ratio <= 1.10 on both trees; agent peak RSS (VmHWM) <= 150 MiB.
 // Usage (after `npm run build`): node bench/backup.mjs [--small] [--runs N] [--dir BASE] [--tree small-files|big-files]
-//   [--keep] [--agent-node-options '--max-semi-space-size=2']
+//   [--keep] [--node-flags='…'] [--agent-node-options '…']
+// The agent runs with the Dockerfile ENTRYPOINT's node flags (as shipped) unless --node-flags says otherwise.
 // Trees go under /var/tmp (a real disk, not tmpfs) and are deleted at the end, unless --keep:
 // then they stay in BASE/node-ca-bench-trees and later --keep runs reuse them.
 import { spawn, execFileSync } from 'node:child_process';
@@ -12,11 +13,13 @@ import { access, mkdir, mkdtemp, readFile, rm, writeFile, open } from 'node:fs/p
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { shippedNodeFlags } from './lib.mjs';
 
 const { values: opts } = parseArgs({
-  options: { keep: { type: 'boolean', default: false }, tree: { type: 'string' }, 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
+  options: { keep: { type: 'boolean', default: false }, 'node-flags': { type: 'string' }, tree: { type: 'string' }, 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
 });
 const runs = Number(opts.runs);
+const nodeFlags = opts['node-flags'] === undefined ? await shippedNodeFlags() : opts['node-flags'].split(/\s+/).filter(Boolean);
 const repo = path.resolve(import.meta.dirname, '..');
 const cli = path.join(repo, 'dist/cli/main.js');
 const MiB = 1024 * 1024;
@@ -78,7 +81,7 @@ async function startAgent(base, src) {
     server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
     backup: { sources: { minio: src }, dir: path.join(base, 'out'), stateDir: path.join(base, 'state'), minFreePercent: 5 },
   }));
-  const child = spawn(process.execPath, [cli, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH, NODE_NAME: 'bench', NODE_OPTIONS: opts['agent-node-options'] } });
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH, NODE_NAME: 'bench', NODE_OPTIONS: opts['agent-node-options'] } });
   const url = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (l) => {
       try { const j = JSON.parse(l); if (j.msg === 'node-ca agent started') resolve(j.url); } catch { /* not JSON */ }
@@ -144,6 +147,6 @@ try {
 } finally {
   if (!opts.keep) await rm(base, { recursive: true, force: true });
 }
-console.log(JSON.stringify({ bench: 'backup', small: opts.small, runs, agentNodeOptions: opts['agent-node-options'], results }, null, 2));
+console.log(JSON.stringify({ bench: 'backup', small: opts.small, runs, nodeFlags, agentNodeOptions: opts['agent-node-options'], results }, null, 2));
 for (const r of results)
   console.log(`${r.tree}: node-ca ${r.nodeCaSeconds.toFixed(2)} s vs tar+sync ${r.tarSyncSeconds.toFixed(2)} s = ratio ${r.ratio.toFixed(3)} (target <= 1.10); peak RSS ${r.peakRssMiB.toFixed(0)} MiB (target <= 150); ${(r.archiveBytes / 2 ** 30).toFixed(2)} GiB verified=${r.verified}`);

@@ -173,7 +173,7 @@ describe('the DaemonSet', () => {
   });
 
   it('requests little and limits memory', () => {
-    expect(container.resources?.requests).toEqual({ cpu: '10m', memory: '64Mi' });
+    expect(container.resources?.requests).toEqual({ cpu: '10m', memory: '128Mi' });
     expect(container.resources?.limits?.memory).toMatch(/^\d+Mi$/);
   });
 
