@@ -74,7 +74,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     trustRoutes({ report: doctorReport(config, source, kube) }),
   ];
   const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kube?.reviewer });
-  const heap = createHeapTrimmer({ quietMs: heapQuietMs });
+  const heap = createHeapTrimmer({ quietMs: heapQuietMs, busyEveryMs: heapBusyEveryMs });
   await source.start(() => {
     void trust.reconcile();
     heap.poke();
@@ -110,6 +110,8 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
 
 /** Quiet time after the last CA change or resync before the heap is trimmed (lib/heap.ts). */
 const heapQuietMs = 5000;
+/** During a burst of CA changes, the heap is trimmed at most this often. */
+const heapBusyEveryMs = 2000;
 
 export function certsDirTargets(config: Config): CertsDirTarget[] {
   const targets: CertsDirTarget[] = [];

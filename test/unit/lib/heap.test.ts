@@ -9,7 +9,7 @@ describe('createHeapTrimmer', () => {
   it('runs one memory-reducing full GC once nothing has poked for quietMs', () => {
     vi.useFakeTimers();
     const gc = vi.fn();
-    const heap = createHeapTrimmer({ quietMs: 5000, gc });
+    const heap = createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000, gc });
     heap.poke();
     vi.advanceTimersByTime(4000);
     heap.poke();
@@ -23,7 +23,7 @@ describe('createHeapTrimmer', () => {
   it('re-arms after it has fired, and never after stop()', () => {
     vi.useFakeTimers();
     const gc = vi.fn();
-    const heap = createHeapTrimmer({ quietMs: 5000, gc });
+    const heap = createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000, gc });
     heap.poke();
     vi.advanceTimersByTime(5000);
     heap.poke();
@@ -36,12 +36,27 @@ describe('createHeapTrimmer', () => {
     expect(gc).toHaveBeenCalledTimes(2);
   });
 
+  it('during a burst that never goes quiet, trims at most every busyEveryMs', () => {
+    vi.useFakeTimers();
+    const gc = vi.fn();
+    const heap = createHeapTrimmer({ quietMs: 5000, busyEveryMs: 2000, gc });
+    // A poke every 100 ms for 10 s: never quiet for 5 s.
+    for (let t = 0; t < 10_000; t += 100) {
+      heap.poke();
+      vi.advanceTimersByTime(100);
+    }
+    // At the pokes of 2, 4, 6 and 8 s; then once, 5 s after the last poke.
+    expect(gc).toHaveBeenCalledTimes(4);
+    vi.advanceTimersByTime(5000);
+    expect(gc).toHaveBeenCalledTimes(5);
+  });
+
   it('trim() runs at once; without an exposed gc nothing happens', () => {
     const gc = vi.fn();
-    createHeapTrimmer({ quietMs: 5000, gc }).trim();
+    createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000, gc }).trim();
     expect(gc).toHaveBeenCalledTimes(1);
     expect(() => {
-      createHeapTrimmer({ quietMs: 5000 }).trim();
+      createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000 }).trim();
     }).not.toThrow();
   });
 });
