@@ -33,7 +33,6 @@ export interface TarRunResult {
   readonly durable: Promise<void>;
 }
 
-
 /**
  * `tar -cf - -C / cpaas/minio`: exactly the members `tar -cf X /cpaas/minio`
  * makes (no flags that change them). Its stdout goes once through Node:
@@ -72,6 +71,8 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     const durable = file.syncAndClose().catch((err: unknown) => {
       throw streamFailure(err);
     });
+    // The caller awaits it after steps of its own; if one of those fails first, it must not go unhandled.
+    durable.catch(() => undefined);
     return { exitCode, stderr: result.stderr, bytes: tee.bytes(), sha256: tee.sha256(), durable };
   } catch (err) {
     // The partial is the caller's to remove, once the file is closed.
