@@ -4,12 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
-import type { TestContainerd } from '../support/containerd.js';
-import type { OciImage } from '../support/oci.js';
 import { makeCa } from '../support/pki.js';
 import { startPullFixture, type PullFixture } from '../support/pull-fixture.js';
-import type { TestRegistry } from '../support/registry.js';
-import type { PrivateResolver } from '../support/resolver.js';
 import { waitFor } from '../support/poll.js';
 
 const ns = 'image-registry-system';
@@ -25,18 +21,13 @@ describe('hosts line + API CA source end to end with containerd and docker-regis
   let dir: string;
   let api: KubeApiDouble;
   let fixture: PullFixture | undefined;
-  let resolver: PrivateResolver | undefined;
-  let registry: TestRegistry | undefined;
-  let containerd: TestContainerd | undefined;
   let agent: AgentProcess | undefined;
-  let image: OciImage;
   const ca = makeCa('hosts e2e CA');
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'node-ca-hosts-e2e-'));
     api = await startKubeApiDouble();
     fixture = await startPullFixture(dir, svcName, ca);
-    ({ resolver, registry, containerd, image } = fixture);
   });
 
   afterAll(async () => {
@@ -47,7 +38,7 @@ describe('hosts line + API CA source end to end with containerd and docker-regis
   });
 
   it('pulls by the Service name only once the agent has written its hosts line', async () => {
-    const reg = registry!;
+    const { registry: reg, containerd, resolver, image } = fixture!;
     const nodeHosts = path.join(dir, 'node-hosts');
     const certsDir = path.join(dir, 'certs.d');
     await writeFile(nodeHosts, '127.0.0.1 localhost\n::1 localhost\n');
@@ -78,10 +69,10 @@ describe('hosts line + API CA source end to end with containerd and docker-regis
       },
     );
     // The agent's hosts file over /etc/hosts; the resolver's NXDOMAIN resolv.conf keeps DNS out of it.
-    const prefix = [...resolver!.prefix.slice(0, 7), nodeHosts, ...resolver!.prefix.slice(8)];
+    const prefix = [...resolver.prefix.slice(0, 7), nodeHosts, ...resolver.prefix.slice(8)];
     const pull = ['images', 'pull', '--hosts-dir', certsDir, image.ref];
 
-    const before = await containerd!.ctr(pull, { prefix });
+    const before = await containerd.ctr(pull, { prefix });
     expect(before.exitCode).not.toBe(0);
     expect(before.stderr).toMatch(/no such host/);
 
@@ -99,9 +90,9 @@ describe('hosts line + API CA source end to end with containerd and docker-regis
         message: 'the hosts line',
       },
     );
-    const after = await containerd!.ctr(pull, { prefix });
+    const after = await containerd.ctr(pull, { prefix });
     expect(after.stderr).not.toMatch(/x509|no such host/);
     expect(after.exitCode).toBe(0);
-    expect((await containerd!.ctr(['images', 'ls', '-q'])).stdout.split('\n')).toContain(image.ref);
+    expect((await containerd.ctr(['images', 'ls', '-q'])).stdout.split('\n')).toContain(image.ref);
   });
 });

@@ -4,12 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
 import { createProjectedConfigMap } from '../support/kubelet.js';
-import type { TestContainerd } from '../support/containerd.js';
-import type { OciImage } from '../support/oci.js';
 import { makeCa } from '../support/pki.js';
 import { startPullFixture, type PullFixture } from '../support/pull-fixture.js';
-import type { TestRegistry } from '../support/registry.js';
-import type { PrivateResolver } from '../support/resolver.js';
 import { waitFor } from '../support/poll.js';
 
 const name = 'registry.test.local';
@@ -17,17 +13,12 @@ const name = 'registry.test.local';
 describe('trust sync end to end with real containerd and docker-registry', () => {
   let dir: string;
   let fixture: PullFixture | undefined;
-  let resolver: PrivateResolver | undefined;
-  let registry: TestRegistry | undefined;
-  let containerd: TestContainerd | undefined;
   let agent: AgentProcess | undefined;
-  let image: OciImage;
   const ca = makeCa('node-ca e2e CA');
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'node-ca-trust-e2e-'));
     fixture = await startPullFixture(dir, name, ca);
-    ({ resolver, registry, containerd, image } = fixture);
   });
 
   afterAll(async () => {
@@ -37,7 +28,7 @@ describe('trust sync end to end with real containerd and docker-registry', () =>
   });
 
   it('pulls with the certs.d the agent wrote, and fails with x509 once the source CA is replaced', async () => {
-    const reg = registry!;
+    const { registry: reg, containerd, resolver, image } = fixture!;
     const source = createProjectedConfigMap(path.join(dir, 'source'));
     const certsDir = path.join(dir, 'agent-certs.d');
     await source.write({ [`${name}..${reg.port}`]: ca.cert });
@@ -62,10 +53,10 @@ describe('trust sync end to end with real containerd and docker-registry', () =>
       },
     );
     const pull = ['images', 'pull', '--hosts-dir', certsDir, image.ref];
-    const ok = await containerd!.ctr(pull, { prefix: resolver!.prefix });
+    const ok = await containerd.ctr(pull, { prefix: resolver.prefix });
     expect(ok.stderr).not.toMatch(/x509/);
     expect(ok.exitCode).toBe(0);
-    const listed = await containerd!.ctr(['images', 'ls', '-q']);
+    const listed = await containerd.ctr(['images', 'ls', '-q']);
     expect(listed.stdout.split('\n')).toContain(image.ref);
 
     const otherCa = makeCa('some other CA', { keyIndex: 2 });
@@ -74,8 +65,8 @@ describe('trust sync end to end with real containerd and docker-registry', () =>
       timeoutMs: 15_000,
       message: 'ca.crt rewritten with the new CA',
     });
-    await containerd!.ctr(['images', 'rm', image.ref]);
-    const failed = await containerd!.ctr(pull, { prefix: resolver!.prefix });
+    await containerd.ctr(['images', 'rm', image.ref]);
+    const failed = await containerd.ctr(pull, { prefix: resolver.prefix });
     expect(failed.exitCode).not.toBe(0);
     expect(failed.stderr).toContain('x509: certificate signed by unknown authority');
   });
