@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startAgentProcess } from '../test/support/agent.js';
+import { startAgentProcess, loopbackServer } from '../test/support/agent.js';
 import { startKubeApiDouble } from '../test/support/kube-api-double.js';
 import { makeCa } from '../test/support/pki.js';
 
@@ -28,12 +28,7 @@ export async function startKubeBench(name: string) {
       kubeconfig: api.kubeconfigPath,
       trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
       hosts: { file: hostsFile },
-      server: {
-        listen: '127.0.0.1:0',
-        tls: { mode: 'disabled' },
-        auth: { mode: 'none' },
-        socket: '',
-      },
+      server: loopbackServer,
     },
     env: { NODE_NAME: 'bench-node' },
   });

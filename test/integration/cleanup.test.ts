@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliPath, startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { cliPath, startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { createProjectedConfigMap } from '../support/kubelet.js';
 import { makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
@@ -41,7 +41,7 @@ function agentConfig(l: ReturnType<typeof layout>, hostsFile = l.hosts) {
   return {
     trust: { sourceDir: l.source, containerdCertsDir: l.containerd, dockerCertsDir: l.docker },
     hosts: { file: hostsFile },
-    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+    server: loopbackServer,
     backup: { stateDir: path.join(root, 'state'), dir: path.join(root, 'backup') },
   };
 }

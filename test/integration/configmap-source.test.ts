@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
 import { makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
@@ -47,12 +47,7 @@ describe('agent: the API-watched CA source', () => {
           resyncSeconds: 1,
         },
         hosts: { file: '' },
-        server: {
-          listen: '127.0.0.1:0',
-          tls: { mode: 'disabled' },
-          auth: { mode: 'none' },
-          socket: '',
-        },
+        server: loopbackServer,
       },
       env: { POD_NAME: 'node-ca-x1', POD_NAMESPACE: ns },
     });
@@ -102,12 +97,7 @@ describe('agent: the API-watched CA source', () => {
         kubeconfig: api.kubeconfigPath,
         trust: { containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
         hosts: { file: '' },
-        server: {
-          listen: '127.0.0.1:0',
-          tls: { mode: 'disabled' },
-          auth: { mode: 'none' },
-          socket: '',
-        },
+        server: loopbackServer,
       },
     });
     await waitFor(async () => (await readCa()) === ca1.cert, {

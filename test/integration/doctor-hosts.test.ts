@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliPath, startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { cliPath, startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
 import { waitFor } from '../support/poll.js';
 
@@ -140,12 +140,7 @@ describe('doctor /etc/hosts and API source checks, with the kube-apiserver doubl
     agent = await startAgentProcess({
       config: {
         ...config(),
-        server: {
-          listen: '127.0.0.1:0',
-          tls: { mode: 'disabled' },
-          auth: { mode: 'none' },
-          socket: '',
-        },
+        server: loopbackServer,
       },
     });
     await waitFor(async () => (await readFile(hostsFile, 'utf8')).includes(line('10.96.0.20')), {

@@ -2,7 +2,7 @@ import { chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
 import { waitFor } from '../support/poll.js';
 
@@ -42,12 +42,7 @@ function config(hostsFile: string) {
       dockerCertsDir: '',
     },
     hosts: { file: hostsFile, services: [{ namespace: ns, name: 'image-registry' }] },
-    server: {
-      listen: '127.0.0.1:0',
-      tls: { mode: 'disabled' },
-      auth: { mode: 'none' },
-      socket: '',
-    },
+    server: loopbackServer,
   };
 }
 

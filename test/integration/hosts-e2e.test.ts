@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
 import { makeCa } from '../support/pki.js';
 import { startPullFixture, type PullFixture } from '../support/pull-fixture.js';
@@ -51,12 +51,7 @@ describe('hosts line + API CA source end to end with containerd and docker-regis
         kubeconfig: api.kubeconfigPath,
         trust: { containerdCertsDir: certsDir, dockerCertsDir: '' },
         hosts: { file: nodeHosts },
-        server: {
-          listen: '127.0.0.1:0',
-          tls: { mode: 'disabled' },
-          auth: { mode: 'none' },
-          socket: '',
-        },
+        server: loopbackServer,
       },
     });
     await waitFor(

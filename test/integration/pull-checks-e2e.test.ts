@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { pushImage, startContainerd, type TestContainerd } from '../support/containerd.js';
 import { freePort, startSilentServer } from '../support/daemon.js';
 import { createProjectedConfigMap } from '../support/kubelet.js';
@@ -74,7 +74,7 @@ describe('pull checks end to end: agent → ctr → containerd → docker-regist
       config: {
         trust: { sourceDir: source.dir, containerdCertsDir: certsDir, dockerCertsDir: '' },
         hosts: { file: '' },
-        server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, socket: '', auth: { mode: 'none' } },
+        server: loopbackServer,
         pull: { runtime: 'auto', address: containerd.socket, namespace: containerd.namespace, hostsDir: certsDir },
       },
     });

@@ -7,7 +7,7 @@ import { createMetrics } from '../../src/lib/metrics.js';
 import { createPullChecker, type PullCheckerDeps } from '../../src/pull/checker.js';
 import { parseImageReference, type ImageReference } from '../../src/pull/reference.js';
 import { createCommandRunner } from '../../src/pull/run-command.js';
-import { startAgentProcess } from '../support/agent.js';
+import { startAgentProcess, loopbackServer } from '../support/agent.js';
 import { waitFor } from '../support/poll.js';
 
 /*
@@ -196,7 +196,7 @@ describe('runtime adapters with fixture binaries', () => {
       config: {
         trust: { sourceDir: source, containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
         hosts: { file: '' },
-        server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, socket: '', auth: { mode: 'none' } },
+        server: loopbackServer,
         pull: { allowedRegistries: [registry] },
       },
     });

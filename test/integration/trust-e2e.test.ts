@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startAgentProcess, type AgentProcess, loopbackServer } from '../support/agent.js';
 import { createProjectedConfigMap } from '../support/kubelet.js';
 import { makeCa } from '../support/pki.js';
 import { startPullFixture, type PullFixture } from '../support/pull-fixture.js';
@@ -36,12 +36,7 @@ describe('trust sync end to end with real containerd and docker-registry', () =>
       config: {
         trust: { sourceDir: source.dir, containerdCertsDir: certsDir, dockerCertsDir: '' },
         hosts: { file: '' },
-        server: {
-          listen: '127.0.0.1:0',
-          tls: { mode: 'disabled' },
-          socket: '',
-          auth: { mode: 'none' },
-        },
+        server: loopbackServer,
       },
     });
     const caFile = path.join(certsDir, reg.host, 'ca.crt');

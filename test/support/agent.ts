@@ -8,6 +8,14 @@ import { waitFor } from './poll.ts';
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 export const cliPath = path.join(repoRoot, 'dist/cli/main.js');
 
+/** `server:` of an agent under test: plain HTTP on a free loopback port, no auth, no socket. */
+export const loopbackServer = {
+  listen: '127.0.0.1:0',
+  tls: { mode: 'disabled' },
+  auth: { mode: 'none' },
+  socket: '',
+} as const;
+
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 
 export interface AgentProcess {

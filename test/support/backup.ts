@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { loopbackServer } from './agent.js';
 
 /** What the agent config needs for a backup test on loopback. */
 export function backupAgentConfig(root: string, extra: { minFreePercent?: number; backupDir?: string } = {}) {
@@ -9,7 +10,7 @@ export function backupAgentConfig(root: string, extra: { minFreePercent?: number
     nodeIP: '10.1.2.3',
     trust: { sourceDir: path.join(root, 'ca'), containerdCertsDir: '', dockerCertsDir: '' },
     hosts: { file: '' },
-    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+    server: loopbackServer,
     backup: {
       sources: { minio: path.join(root, 'src'), other: path.join(root, 'missing') },
       dir: extra.backupDir ?? path.join(root, 'backup'),
