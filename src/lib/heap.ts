@@ -27,13 +27,11 @@ export function createHeapTrimmer(options: {
   quietMs: number;
   busyEveryMs: number;
   gc?: GcFunction | undefined;
-  now?: () => number;
 }): HeapTrimmer {
   const gc = options.gc ?? (globalThis as { gc?: GcFunction }).gc;
-  const now = options.now ?? Date.now;
-  let lastTrim = now();
+  let lastTrim = Date.now();
   const trim = () => {
-    lastTrim = now();
+    lastTrim = Date.now();
     gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   };
   let timer: NodeJS.Timeout | undefined;
@@ -42,7 +40,7 @@ export function createHeapTrimmer(options: {
     trim,
     poke() {
       if (stopped) return;
-      if (now() - lastTrim >= options.busyEveryMs) trim();
+      if (Date.now() - lastTrim >= options.busyEveryMs) trim();
       // refresh() re-arms the same timer, also after it has fired: nothing allocated per poke.
       if (timer === undefined) timer = setTimeout(trim, options.quietMs).unref();
       else timer.refresh();
