@@ -28,6 +28,8 @@ export class ArchiveCheck {
   bytes = 0;
   readonly mismatched: string[] = [];
   private readonly seen: Uint8Array;
+  /** Where the next member is expected in the walk (members come in walk order). */
+  private next = 0;
 
   constructor(
     private readonly before: SourceWalk,
@@ -44,7 +46,8 @@ export class ArchiveCheck {
       this.bytes += size;
     }
     const rel = relativeOf(this.prefix, header.name);
-    const want = rel === undefined ? undefined : this.before.entries.get(rel);
+    const want = rel === undefined ? undefined : this.before.entries.get(rel, this.next);
+    if (want !== undefined) this.next = want.index + 1;
     if (want === undefined || want.type !== type || want.size !== size) this.mismatched.push(rel ?? header.name);
     else this.seen[want.index] = 1;
   }

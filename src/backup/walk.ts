@@ -51,7 +51,7 @@ interface WalkState {
   manifestBytes: number;
   /** What to do with each entry: record it, or compare it with an earlier walk. */
   onEntry: (s: WalkState, rel: string, st: Stats) => void;
-  compare?: { before: SourceWalk; seen: Uint8Array; changed: string[] };
+  compare?: { before: SourceWalk; seen: Uint8Array; changed: string[]; next: number };
 }
 
 function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
@@ -77,7 +77,7 @@ export async function walkSource(sourceDir: string): Promise<SourceWalk> {
  */
 export async function walkChanges(sourceDir: string, before: SourceWalk): Promise<string[]> {
   const s = newState(sourceDir, compareEntry);
-  const compare = { before, seen: new Uint8Array(before.entries.size), changed: [] as string[] };
+  const compare = { before, seen: new Uint8Array(before.entries.size), changed: [] as string[], next: 0 };
   s.compare = compare;
   await visit(s, '', await lstat(s.root));
   for (const [rel, e] of before.entries) if (compare.seen[e.index] === 0) compare.changed.push(rel);
@@ -93,8 +93,11 @@ function compareEntry(s: WalkState, rel: string, st: Stats): void {
     if (s.inodes.has(inode)) type = 'link';
     else s.inodes.set(inode, rel);
   }
-  const a = c.before.entries.get(rel);
-  if (a !== undefined) c.seen[a.index] = 1;
+  const a = c.before.entries.get(rel, c.next);
+  if (a !== undefined) {
+    c.seen[a.index] = 1;
+    c.next = a.index + 1;
+  }
   const size = type === 'file' ? st.size : 0;
   if (a === undefined || a.type !== type || a.size !== size || a.mtimeMs !== st.mtimeMs) c.changed.push(rel);
 }
@@ -148,13 +151,13 @@ function record(s: WalkState, rel: string, st: Stats): void {
   // tar skips sockets ("socket ignored"); they are kept for change detection only.
   const name = memberName(s.prefix, rel, type);
   let linkTarget: string | undefined;
-  const inode = `${st.dev}:${st.ino}`;
-  const first = st.nlink > 1 && type === 'file' ? s.inodes.get(inode) : undefined;
+  const inode = st.nlink > 1 && type === 'file' ? `${st.dev}:${st.ino}` : undefined;
+  const first = inode === undefined ? undefined : s.inodes.get(inode);
   if (first !== undefined) {
     type = 'link';
     linkTarget = first;
   } else {
-    if (st.nlink > 1 && type === 'file') s.inodes.set(inode, name);
+    if (inode !== undefined) s.inodes.set(inode, name);
     s.diskBytes += st.blocks * 512;
     if (type === 'file') {
       s.files += 1;

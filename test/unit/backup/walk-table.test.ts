@@ -26,4 +26,18 @@ describe('WalkTable', () => {
     expect(table.get('d/1000')).toBeUndefined();
     expect([...table]).toEqual(want);
   });
+
+  it('finds a path by its expected position, and by name when the order diverges (the source changed)', () => {
+    const table = new WalkTable();
+    for (let i = 0; i < 10; i++) table.add(`f${i}`, { type: 'file', size: i, mtimeMs: 0 });
+    // In order: each hint is right.
+    for (let i = 0; i < 10; i++) expect(table.get(`f${i}`, i)?.index).toBe(i);
+    // A wrong or out-of-range hint still finds the entry, and misses stay misses.
+    expect(table.get('f7', 2)?.index).toBe(7);
+    expect(table.get('f3', 99)?.size).toBe(3);
+    expect(table.get('new', 4)).toBeUndefined();
+    // Entries added after the map was built are found by name too.
+    table.add('late', { type: 'directory', size: 0, mtimeMs: 1 });
+    expect(table.get('late', 0)).toEqual({ type: 'directory', size: 0, mtimeMs: 1, index: 10 });
+  });
 });
