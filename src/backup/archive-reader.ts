@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
 import tarStream, { type Header } from 'tar-stream';
 import type { Writable } from 'node:stream';
 
@@ -25,12 +25,19 @@ export function createArchiveReader(
   // Hard-link targets' hashes, so a link's manifest line needs no second read.
   const hashes = new Map<string, string>();
   extract.on('entry', (header, stream, next) => {
-    const hash = header.type === 'file' || header.type === 'contiguous-file' ? createHash('sha256') : undefined;
-    stream.on('data', (chunk: unknown) => {
-      hash?.update(chunk as Buffer);
+    const isFile = header.type === 'file' || header.type === 'contiguous-file';
+    // A small file usually comes whole in one chunk: hashed in one call, no Hash object.
+    let whole: string | undefined;
+    let hash: Hash | undefined;
+    stream.on('data', (data: unknown) => {
+      if (!isFile) return;
+      const chunk = data as Buffer;
+      if (hash === undefined && chunk.length === header.size) whole = hashOnce('sha256', chunk);
+      else (hash ??= createHash('sha256')).update(chunk);
     });
     stream.on('end', () => {
-      const member = toMember(header, hash?.digest('hex') ?? linkHash(header, hashes));
+      const sha256 = isFile ? (whole ?? hash?.digest('hex') ?? emptySha256) : linkHash(header, hashes);
+      const member = toMember(header, sha256);
       if (member.sha256 !== undefined && linkTargets.has(member.name)) hashes.set(member.name, member.sha256);
       // No promise per member unless the consumer needs to hold the parser.
       const held = onMember(member);
@@ -47,6 +54,8 @@ export function createArchiveReader(
   // tar-stream 3 is built on streamx, whose writable has the same write/drain/finish contract.
   return extract as unknown as Writable;
 }
+
+const emptySha256 = createHash('sha256').digest('hex');
 
 function linkHash(header: Header, hashes: ReadonlyMap<string, string>): string | undefined {
   return header.type === 'link' && header.linkname ? hashes.get(header.linkname) : undefined;
