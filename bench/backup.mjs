@@ -94,6 +94,7 @@ async function startAgent(base, src) {
 async function timeAgent(base, src) {
   const { child, url } = await startAgent(base, src);
   try {
+    const cpu0 = await cpuSeconds(child.pid);
     const t0 = performance.now();
     const res = await fetch(`${url}/v1/backups`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     const job = await res.json();
@@ -105,14 +106,22 @@ async function timeAgent(base, src) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const s = (performance.now() - t0) / 1000;
+    const cpuS = (await cpuSeconds(child.pid)) - cpu0;
     if (done.phase !== 'Succeeded') throw new Error(JSON.stringify(done.error));
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
     const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
-    return { s, rssMiB: hwmKiB / 1024, bytes: done.archive.bytes, matched: done.verification.matched };
+    return { s, cpuS, rssMiB: hwmKiB / 1024, bytes: done.archive.bytes, matched: done.verification.matched };
   } finally {
     child.kill('SIGTERM');
     await rm(path.join(base, 'out'), { recursive: true, force: true });
   }
+}
+
+/** The agent's user + system CPU seconds, all its threads (less noisy than wall time on a shared machine). */
+async function cpuSeconds(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -137,11 +146,11 @@ try {
     for (let r = 0; r < runs; r++) {
       agentRuns.push(await timeAgent(base, src));
       tarRuns.push(await timeTar(src, path.join(base, 'plain.tar')));
-      process.stderr.write(`  run ${r + 1}: node-ca ${agentRuns.at(-1).s.toFixed(2)} s (RSS ${agentRuns.at(-1).rssMiB.toFixed(0)} MiB), tar+sync ${tarRuns.at(-1).toFixed(2)} s\n`);
+      process.stderr.write(`  run ${r + 1}: node-ca ${agentRuns.at(-1).s.toFixed(2)} s (CPU ${agentRuns.at(-1).cpuS.toFixed(1)} s, RSS ${agentRuns.at(-1).rssMiB.toFixed(0)} MiB), tar+sync ${tarRuns.at(-1).toFixed(2)} s\n`);
     }
     const nodeCa = median(agentRuns.map((x) => x.s));
     const tar = median(tarRuns);
-    results.push({ tree: t.name, files: t.files, archiveBytes: agentRuns[0].bytes, nodeCaSeconds: nodeCa, tarSyncSeconds: tar, ratio: nodeCa / tar, peakRssMiB: Math.max(...agentRuns.map((x) => x.rssMiB)), verified: agentRuns.every((x) => x.matched) });
+    results.push({ tree: t.name, files: t.files, archiveBytes: agentRuns[0].bytes, nodeCaSeconds: nodeCa, nodeCaCpuSeconds: median(agentRuns.map((x) => x.cpuS)), tarSyncSeconds: tar, ratio: nodeCa / tar, peakRssMiB: Math.max(...agentRuns.map((x) => x.rssMiB)), verified: agentRuns.every((x) => x.matched) });
     if (!opts.keep) await rm(src, { recursive: true, force: true });
   }
 } finally {

@@ -15,14 +15,22 @@ export const batchBytes = 1 << 20;
 export const writebackEvery = 32 << 20;
 
 /**
- * The partial archive: chunks written in order, in batches of about
- * `batchBytes` (one write in flight, the next batch gathering), pushed to
- * disk as it grows, fsynced and closed at the end. The first error (EIO,
- * ENOSPC) is kept and returned by every later call.
+ * The partial archive: chunks copied in order into `batchBytes` buffers
+ * that are reused once written (one write in flight, the next batch
+ * gathering), pushed to disk as it grows, fsynced and closed at the end. The
+ * first error (EIO, ENOSPC) is kept and returned by every later call.
+ *
+ * The copy is what keeps memory flat: a pipe read's buffer, kept by
+ * reference until its batch was written, outlived a scavenge and then
+ * waited for a mark-compact, so up to 60 MiB of them piled up in the
+ * agent's RSS. Copied, it dies young; the copy costs about 0.1 s per GiB.
  */
 export class ArchiveFile {
-  private batch: Buffer[] = [];
-  private batchLength = 0;
+  /** Full batches waiting for the write in flight (oldest first). */
+  private full: Buffer[] = [];
+  private filling: Buffer | undefined;
+  private fill = 0;
+  private spare: Buffer[] = [];
   private inFlight: Promise<void> | undefined;
   private written = 0;
   private flushedTo = 0;
@@ -36,29 +44,27 @@ export class ArchiveFile {
   }
 
   /**
-   * Takes a chunk (kept, not copied: the caller must not reuse it). Returns
-   * a promise to wait for when two batches' worth are pending: backpressure.
+   * Takes a copy of a chunk (the caller may reuse it at once). Returns a
+   * promise to wait for when two batches' worth are pending: backpressure.
    */
   write(chunk: Buffer): Promise<void> | undefined {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    this.batch.push(chunk);
-    this.batchLength += chunk.length;
-    if (this.batchLength < batchBytes) return undefined;
-    if (this.inFlight === undefined) {
-      this.startWrite();
-      return undefined;
+    let at = 0;
+    while (at < chunk.length) {
+      const into = (this.filling ??= this.spare.pop() ?? Buffer.allocUnsafeSlow(batchBytes));
+      const n = chunk.copy(into, this.fill, at);
+      at += n;
+      this.fill += n;
+      if (this.fill === batchBytes) this.seal();
     }
-    return this.batchLength >= 2 * batchBytes ? this.inFlight : undefined;
+    return this.full.length >= 2 ? this.inFlight : undefined;
   }
 
   /** Writes what is gathered; resolves when every byte taken reached the file (not yet synced). */
   async flush(): Promise<void> {
+    if (this.fill > 0) this.seal();
     while (this.inFlight !== undefined) await this.inFlight;
     if (this.failure !== undefined) throw this.failure;
-    if (this.batchLength > 0) {
-      this.startWrite();
-      await this.flush();
-    }
   }
 
   /** After `flush`: waits for the background writeback, fsyncs, closes. */
@@ -79,16 +85,27 @@ export class ArchiveFile {
     await this.handle.close();
   }
 
+  /** The gathering batch is done: queue it and start a write if none is in flight. */
+  private seal(): void {
+    if (this.filling === undefined) return;
+    this.full.push(this.filling.subarray(0, this.fill));
+    this.filling = undefined;
+    this.fill = 0;
+    this.startWrite();
+  }
+
   private startWrite(): void {
-    const chunks = this.batch;
-    this.batch = [];
-    this.batchLength = 0;
-    this.inFlight = writeAll(this.handle, chunks).then(
+    const batch = this.full[0];
+    if (this.inFlight !== undefined || batch === undefined || this.failure !== undefined) return;
+    this.inFlight = writeAll(this.handle, [batch]).then(
       (n) => {
         this.written += n;
+        this.full.shift();
+        // The whole buffer back to the spares (a flushed batch is a shorter view of it).
+        if (this.spare.length < 2) this.spare.push(Buffer.from(batch.buffer, batch.byteOffset, batchBytes));
         this.inFlight = undefined;
         this.startWriteback();
-        if (this.batchLength >= batchBytes) this.startWrite();
+        this.startWrite();
       },
       (err: unknown) => {
         this.failure ??= err instanceof Error ? err : new Error(String(err));

@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { errnoCode, errorMessage } from '../lib/errors.js';
+import { createStreamGc } from '../lib/heap.js';
 import { ArchiveFile } from './archive-file.js';
 import { BackupFailure } from './job.js';
 import { lastTarError } from './tar-messages.js';
@@ -92,14 +93,17 @@ function streamFailure(err: unknown): BackupFailure {
  */
 function createTee(file: ArchiveFile, reader: Writable, onBytes?: (n: number) => void) {
   const hash = createHash('sha256');
+  // Forced GCs where `gc` is exposed keep the agent's RSS flat over a long stream (lib/heap.ts).
+  const collect = createStreamGc();
   let bytes = 0;
   let digest: string | undefined;
   const sink: Writable = new Writable({
-    highWaterMark: 1 << 20,
+    highWaterMark: 1 << 16,
     write(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
       bytes += chunk.length;
       onBytes?.(bytes);
+      collect?.(chunk.length);
       const waits: Promise<unknown>[] = [];
       const written = file.write(chunk);
       if (written !== undefined) waits.push(written);

@@ -55,6 +55,24 @@ describe('ArchiveFile', () => {
     expect(got.length).toBe(at);
   });
 
+  it('copies each chunk: the caller may reuse its buffer as soon as write returns', async () => {
+    const file = path.join(dir, 'd.tar.partial');
+    const out = await ArchiveFile.open(file);
+    const scratch = Buffer.alloc(300_000);
+    const want: Buffer[] = [];
+    // Fills straddle batch boundaries; every chunk is overwritten right after it is handed over.
+    for (let i = 0; i < 12; i++) {
+      scratch.fill(i + 1);
+      want.push(Buffer.from(scratch));
+      const wait = out.write(scratch);
+      scratch.fill(0xee);
+      if (wait !== undefined) await wait;
+    }
+    await out.flush();
+    await out.syncAndClose();
+    expect((await readFile(file)).equals(Buffer.concat(want))).toBe(true);
+  });
+
   it('asks for no wait below one batch and keeps the bytes until flush', async () => {
     const file = path.join(dir, 'b.tar.partial');
     const out = await ArchiveFile.open(file);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createHeapTrimmer } from '../../../src/lib/heap.js';
+import { createHeapTrimmer, createStreamGc, majorAfterGrowth, scavengeEvery } from '../../../src/lib/heap.js';
 
 describe('createHeapTrimmer', () => {
   afterEach(() => {
@@ -58,5 +58,40 @@ describe('createHeapTrimmer', () => {
     expect(() => {
       createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000 }).trim();
     }).not.toThrow();
+  });
+});
+
+describe('createStreamGc', () => {
+  it('is undefined where gc is not exposed', () => {
+    expect(createStreamGc(undefined)).toBeUndefined();
+  });
+
+  it('scavenges every scavengeEvery bytes, and runs a full GC only once the heap grew majorAfterGrowth', () => {
+    const calls: string[] = [];
+    let heap = 100 << 20;
+    const collect = createStreamGc(
+      (o) => {
+        calls.push(o.type);
+        // A full GC drops the heap back to its live size.
+        if (o.type === 'major') heap = 110 << 20;
+      },
+      () => heap,
+    );
+    expect(collect).toBeDefined();
+    collect?.(scavengeEvery - 1);
+    expect(calls).toEqual([]);
+    collect?.(1);
+    expect(calls).toEqual(['minor']);
+    // The heap grows, but not yet enough for a full GC.
+    heap += majorAfterGrowth - 1;
+    collect?.(scavengeEvery);
+    expect(calls).toEqual(['minor', 'minor']);
+    heap += 1;
+    collect?.(scavengeEvery);
+    expect(calls).toEqual(['minor', 'minor', 'minor', 'major']);
+    // Growth is measured from the heap after that full GC (110 MiB), not from the start.
+    heap = (110 << 20) + majorAfterGrowth - 1;
+    collect?.(scavengeEvery);
+    expect(calls.filter((c) => c === 'major')).toHaveLength(1);
   });
 });
