@@ -16,11 +16,7 @@ import type { AccessReviewer } from './server/auth.js';
 import { startServers } from './server/start.js';
 import { trustRoutes } from './server/routes/trust.js';
 import { removeLeftovers } from './trust/apply.js';
-import {
-  createTrustReconciler,
-  type CertsDirTarget,
-  type TrustReconciler,
-} from './trust/reconciler.js';
+import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from './trust/reconciler.js';
 import { createDirectorySource } from './trust/sources/directory.js';
 import type { TrustSource } from './trust/sources/source.js';
 import type { KubeWiring } from './agent-kube.js';
@@ -57,21 +53,11 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   for (const t of targets) await removeLeftovers(t.dir);
   // Loaded only when needed: @kubernetes/client-node alone costs about 70 MiB of RSS.
   const kube = needsKubernetes(config)
-    ? (await import('./agent-kube.js')).wireKubernetes(config, {
-        logger,
-        metrics,
-        ...(deps.events === undefined ? {} : { events: deps.events }),
-      })
+    ? (await import('./agent-kube.js')).wireKubernetes(config, { logger, metrics, ...(deps.events === undefined ? {} : { events: deps.events }) })
     : undefined;
   const events = kube?.events ?? deps.events ?? noEvents;
   const source = createTrustSource(config, kube);
-  const trust = createTrustReconciler({
-    source,
-    targets,
-    logger: logger.child({ component: 'trust' }),
-    metrics,
-    events,
-  });
+  const trust = createTrustReconciler({ source, targets, logger: logger.child({ component: 'trust' }), metrics, events });
   const hosts = kube?.hosts;
   const sections: StatusSections = {
     trust: () => trust.status(),
@@ -91,20 +77,11 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     healthRoutes({ isReady: trust.isReady }),
     statusRoutes({ node: config.nodeName, sections }),
     metricsRoutes({ registry: metrics.registry }),
-    pullCheckRoutes({
-      checker: createAgentPullChecker(deps, metrics, shutdown.signal),
-      allowedRegistries: () => allowedRegistries(config, trust),
-      shutdown: shutdown.signal,
-    }),
+    pullCheckRoutes({ checker: createAgentPullChecker(deps, metrics, shutdown.signal), allowedRegistries: () => allowedRegistries(config, trust), shutdown: shutdown.signal }),
     backupRoutes({ backups }),
     trustRoutes({ report: doctorReport(config, source, kube) }),
   ];
-  const servers = await startServers({
-    config,
-    logger,
-    routes,
-    reviewer: deps.reviewer ?? kube?.reviewer,
-  });
+  const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kube?.reviewer });
   await source.start(() => {
     void trust.reconcile();
     heap.poke();
@@ -118,16 +95,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     void hosts?.manager.reconcile();
     heap.poke();
   }, config.trust.resyncSeconds * 1000);
-  logger.info(
-    {
-      source: source.description,
-      targets,
-      url: servers.url,
-      socket: servers.socket,
-      node: config.nodeName,
-    },
-    'node-ca agent started',
-  );
+  logger.info({ source: source.description, targets, url: servers.url, socket: servers.socket, node: config.nodeName }, 'node-ca agent started');
   return {
     url: servers.url,
     socket: servers.socket,
@@ -154,10 +122,8 @@ const heapBusyEveryMs = 2000;
 
 export function certsDirTargets(config: Config): CertsDirTarget[] {
   const targets: CertsDirTarget[] = [];
-  if (config.trust.containerdCertsDir !== '')
-    targets.push({ dir: config.trust.containerdCertsDir, flavor: 'containerd' });
-  if (config.trust.dockerCertsDir !== '')
-    targets.push({ dir: config.trust.dockerCertsDir, flavor: 'docker' });
+  if (config.trust.containerdCertsDir !== '') targets.push({ dir: config.trust.containerdCertsDir, flavor: 'containerd' });
+  if (config.trust.dockerCertsDir !== '') targets.push({ dir: config.trust.dockerCertsDir, flavor: 'docker' });
   return targets;
 }
 

@@ -3,25 +3,14 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { errorMessage, NodeCaError } from '../lib/errors.js';
+import { exposedGc } from '../lib/heap.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import {
-  archiveName,
-  BackupFailure,
-  capHistory,
-  failJob,
-  finishJob,
-  interruptedJob,
-  isFinished,
-  newJobId,
-  withPhase,
-  type BackupJob,
-} from './job.js';
+import { archiveName, BackupFailure, capHistory, failJob, finishJob, interruptedJob, isFinished, newJobId, withPhase, type BackupJob } from './job.js';
 import { checkSource, checkSpace } from './preflight.js';
 import { createBackupLock } from './lock.js';
 import { createJobStore, historyCap } from './store.js';
 import { walkSource, type SourceWalk } from './walk.js';
-import { exposedGc } from '../lib/heap.js';
 
 export interface BackupServiceDeps {
   readonly config: Pick<Config, 'nodeName' | 'nodeIP' | 'backup'>;
@@ -77,10 +66,7 @@ export async function createBackupService(deps: BackupServiceDeps) {
     for (const job of loaded) {
       if (!isFinished(job)) {
         await (await loadPipeline()).removePartials(job.archivePath);
-        logger.warn(
-          { job: job.id },
-          'backup interrupted by an agent restart; partial archive removed',
-        );
+        logger.warn({ job: job.id }, 'backup interrupted by an agent restart; partial archive removed');
       }
       out.push(interruptedJob(job, now()));
     }
@@ -89,16 +75,10 @@ export async function createBackupService(deps: BackupServiceDeps) {
 
   async function start(request: StartRequest): Promise<BackupJob> {
     if (running !== undefined)
-      throw new NodeCaError('BACKUP_RUNNING', `backup ${running.id} is running on this node`, {
-        details: { jobId: running.id },
-      });
+      throw new NodeCaError('BACKUP_RUNNING', `backup ${running.id} is running on this node`, { details: { jobId: running.id } });
     const source = request.source ?? 'minio';
     const sourceDir = config.backup.sources[source];
-    if (sourceDir === undefined)
-      throw new NodeCaError(
-        'UNKNOWN_SOURCE',
-        `unknown backup source "${source}"; known: ${Object.keys(config.backup.sources).join(', ')}`,
-      );
+    if (sourceDir === undefined) throw new NodeCaError('UNKNOWN_SOURCE', `unknown backup source "${source}"; known: ${Object.keys(config.backup.sources).join(', ')}`);
     const id = newJobId(now(), randomBytes(4).toString('hex'));
     const abort = new AbortController();
     const slot: Running = { id, abort, done: Promise.resolve(undefined as never) };
@@ -108,18 +88,9 @@ export async function createBackupService(deps: BackupServiceDeps) {
       const other = await lock.acquire();
       if (other !== undefined) {
         const job = (await store.load()).find((j) => !isFinished(j));
-        throw new NodeCaError(
-          'BACKUP_RUNNING',
-          `a backup is running on this node (process ${other})`,
-          { details: { jobId: job?.id, pid: other } },
-        );
+        throw new NodeCaError('BACKUP_RUNNING', `a backup is running on this node (process ${other})`, { details: { jobId: job?.id, pid: other } });
       }
-      const { job, before } = await prepare({
-        id,
-        source,
-        sourceDir: path.resolve(sourceDir),
-        allowChanges: request.allowChanges ?? false,
-      });
+      const { job, before } = await prepare({ id, source, sourceDir: path.resolve(sourceDir), allowChanges: request.allowChanges ?? false });
       slot.done = execute(job, before, abort.signal).finally(() => {
         running = undefined;
         void lock.release();
@@ -132,54 +103,28 @@ export async function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
-  async function prepare(req: {
-    id: string;
-    source: string;
-    sourceDir: string;
-    allowChanges: boolean;
-  }) {
+  async function prepare(req: { id: string; source: string; sourceDir: string; allowChanges: boolean }) {
     await checkSource(req.sourceDir);
     await mkdir(config.backup.dir, { recursive: true });
     const before = await walkSource(req.sourceDir);
     // The walk's garbage (a Stats object and strings per entry, much of it promoted) goes
     // before the stream starts, not at whatever point of it V8 reaches its old-space limit.
     exposedGc()?.({ type: 'major', execution: 'sync' });
-    await checkSpace(
-      config.backup.dir,
-      before.expectedArchiveBytes + before.manifestBytes,
-      config.backup.minFreePercent,
-    );
+    await checkSpace(config.backup.dir, before.expectedArchiveBytes + before.manifestBytes, config.backup.minFreePercent);
     const job: BackupJob = {
       ...req,
       node: config.nodeName,
       archivePath: path.join(path.resolve(config.backup.dir), archiveName(config, req.source)),
       phase: 'Running',
       startTime: now().toISOString(),
-      progress: {
-        bytesDone: 0,
-        bytesTotal: before.expectedArchiveBytes,
-        filesDone: 0,
-        filesTotal: before.files,
-      },
+      progress: { bytesDone: 0, bytesTotal: before.expectedArchiveBytes, filesDone: 0, filesTotal: before.files },
     };
     await update(job);
-    logger.info(
-      {
-        job: job.id,
-        source: job.sourceDir,
-        archive: job.archivePath,
-        expectedBytes: before.expectedArchiveBytes,
-      },
-      'backup started',
-    );
+    logger.info({ job: job.id, source: job.sourceDir, archive: job.archivePath, expectedBytes: before.expectedArchiveBytes }, 'backup started');
     return { job, before };
   }
 
-  async function execute(
-    base: BackupJob,
-    before: SourceWalk,
-    signal: AbortSignal,
-  ): Promise<BackupJob> {
+  async function execute(base: BackupJob, before: SourceWalk, signal: AbortSignal): Promise<BackupJob> {
     // The listed job object itself: progress changes in place, seen by GET at once.
     let current: BackupJob = base;
     let final: BackupJob;
@@ -208,23 +153,9 @@ export async function createBackupService(deps: BackupServiceDeps) {
     }
     await update(final);
     deps.metrics?.backupsTotal.inc({ phase: final.phase });
-    deps.metrics?.backupDuration.observe(
-      (Date.parse(final.completionTime ?? '') - Date.parse(final.startTime)) / 1000,
-    );
+    deps.metrics?.backupDuration.observe((Date.parse(final.completionTime ?? '') - Date.parse(final.startTime)) / 1000);
     deps.onJobEnd?.();
-    logger.info(
-      {
-        job: final.id,
-        phase: final.phase,
-        error: final.error,
-        archive: final.archive,
-        verification: final.verification && {
-          ...final.verification,
-          changedDuringBackup: final.verification.changedDuringBackup.length,
-        },
-      },
-      'backup finished',
-    );
+    logger.info({ job: final.id, phase: final.phase, error: final.error, archive: final.archive, verification: final.verification && { ...final.verification, changedDuringBackup: final.verification.changedDuringBackup.length } }, 'backup finished');
     return final;
   }
 
@@ -237,21 +168,16 @@ export async function createBackupService(deps: BackupServiceDeps) {
       logger.error({ err, job: job.id }, 'backup failed unexpectedly');
       return failJob(job, 'INTERNAL', `internal error: ${errorMessage(err).slice(0, 200)}`, now());
     }
-    const measured = {
-      ...(err.verification ? { verification: err.verification } : {}),
-      ...(err.archive ? { archive: err.archive } : {}),
-    };
+    const measured = { ...(err.verification ? { verification: err.verification } : {}), ...(err.archive ? { archive: err.archive } : {}) };
     return failJob({ ...job, ...measured }, err.code, err.message, now());
   }
 
   return {
     start,
     list: merged,
-    get: async (id: string): Promise<BackupJob | undefined> =>
-      (await merged()).find((j) => j.id === id),
+    get: async (id: string): Promise<BackupJob | undefined> => (await merged()).find((j) => j.id === id),
     /** The job's final state (for the in-process CLI). */
-    wait: async (id: string): Promise<BackupJob | undefined> =>
-      running?.id === id ? running.done : jobs.find((j) => j.id === id),
+    wait: async (id: string): Promise<BackupJob | undefined> => (running?.id === id ? running.done : jobs.find((j) => j.id === id)),
     /** Cancels a running job and waits for it to end; a finished job is returned as it is. */
     async cancel(id: string): Promise<BackupJob | undefined> {
       if (running?.id !== id) return (await merged()).find((j) => j.id === id);

@@ -1,10 +1,10 @@
+import { getHeapStatistics } from 'node:v8';
+
 /**
  * V8's `gc` function, present when node runs with `--expose-gc` (the image's
  * ENTRYPOINT passes it). The options are V8's gc extension's.
  */
 export type GcFunction = (options: { type: 'major' | 'minor'; execution: 'sync'; flavor?: 'regular' | 'last-resort' }) => void;
-
-import { getHeapStatistics } from 'node:v8';
 
 /** `gc` when exposed (the image), else undefined. */
 export function exposedGc(): GcFunction | undefined {
