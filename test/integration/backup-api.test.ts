@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { backupAgentConfig, findCount, isAlive, makeTree, writeGatedTar } from '../support/backup.js';
+import { backupAgentConfig, findCount, makeTree, writeGatedTar } from '../support/backup.js';
+import { isAlive, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
 interface Job {
@@ -125,7 +126,7 @@ describe('backup API (agent process, real GNU tar)', () => {
     expect(early.status).toBe(409);
     const partial = path.join(root, 'backup', '10.1.2.3-minio.tar.partial');
     await stat(partial);
-    const tarPid = Number(await readFile(pidFile, 'utf8'));
+    const tarPid = await waitFor(() => readPid(pidFile), { timeoutMs: 10_000, message: 'gated tar pid' });
 
     const canceled = await api('DELETE', `/v1/backups/${id}`).catch((e: unknown) => {
       throw new Error(`${String(e)} ${agent?.stderr.join('\n') ?? ''} ${JSON.stringify(agent?.logs.slice(-4))}`);

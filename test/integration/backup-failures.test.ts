@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { backupAgentConfig, isAlive, makeTree, writeGatedTar } from '../support/backup.js';
+import { backupAgentConfig, makeTree, writeGatedTar } from '../support/backup.js';
+import { killPid, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
 interface Job {
@@ -28,7 +29,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const a of agents.splice(0)) await a.stop('SIGKILL');
-  for (const pid of pids.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of pids.splice(0)) killPid(pid);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -63,11 +64,12 @@ async function gated(gateBytes: number) {
   const bin = path.join(root, 'bin');
   const gateFile = path.join(root, 'gate');
   const pidFile = path.join(root, 'tar.pid');
+  await rm(pidFile, { force: true });
   await writeGatedTar(bin, { gateFile, pidFile, gateBytes });
   return {
     env: { PATH: `${bin}:${process.env.PATH ?? ''}` },
     open: () => writeFile(gateFile, ''),
-    pid: async () => Number(await waitFor(() => readFile(pidFile, 'utf8'), { timeoutMs: 10_000 })),
+    pid: () => waitFor(() => readPid(pidFile), { timeoutMs: 10_000, message: 'gated tar pid' }),
   };
 }
 

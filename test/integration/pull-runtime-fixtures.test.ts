@@ -8,6 +8,7 @@ import { createPullChecker, type PullCheckerDeps } from '../../src/pull/checker.
 import { parseImageReference, type ImageReference } from '../../src/pull/reference.js';
 import { createCommandRunner } from '../../src/pull/run-command.js';
 import { startAgentProcess, loopbackServer } from '../support/agent.js';
+import { isAlive, killPid, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
 /*
@@ -36,7 +37,7 @@ case "$cmd" in
   image|inspecti) ${opts.inspect}; exit 0;;
 esac
 case "$ref" in
-  *:hang) echo $$ > "${dir}/hang.pid"; exec sleep 600;;
+  *:hang) echo $$ > "${dir}/hang.pid.tmp" && mv "${dir}/hang.pid.tmp" "${dir}/hang.pid"; exec sleep 600;;
   *:x509) echo '${opts.fail}' | sed "s|REF|$ref|g" >&2; exit 1;;
 esac
 exit 0
@@ -82,14 +83,8 @@ describe('runtime adapters with fixture binaries', () => {
   });
   afterEach(async () => {
     shutdown.abort();
-    const pid = await readFile(path.join(dir, 'hang.pid'), 'utf8').catch(() => undefined);
-    if (pid !== undefined) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // already gone, as expected
-      }
-    }
+    const pid = await readPid(path.join(dir, 'hang.pid'));
+    if (pid !== undefined) killPid(pid);
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -176,8 +171,8 @@ describe('runtime adapters with fixture binaries', () => {
     const bin = await writeFixtures(dir, ['nerdctl']);
     const report = await checker(bin).check([ref(`${registry}/acp/core:hang`)], { timeoutMs: 1500 });
     expect(report.results[0]).toMatchObject({ ok: false, error: { code: 'TIMEOUT' } });
-    const pid = Number(await readFile(path.join(dir, 'hang.pid'), 'utf8'));
-    await waitFor(() => !alive(pid), { timeoutMs: 10_000, message: 'hanging fixture killed' });
+    const pid = await waitFor(() => readPid(path.join(dir, 'hang.pid')), { timeoutMs: 10_000, message: 'fixture pid' });
+    await waitFor(() => !isAlive(pid), { timeoutMs: 10_000, message: 'hanging fixture killed' });
   });
 
   it('a request cannot raise the timeout above the default', async () => {
@@ -206,7 +201,7 @@ describe('runtime adapters with fixture binaries', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ images: [`${registry}/acp/core:hang`] }),
       }).then(async (r) => (await r.json()) as { results: { error?: { code: string } }[] });
-      const pid = await waitFor(async () => Number(await readFile(path.join(dir, 'hang.pid'), 'utf8')) || undefined, {
+      const pid = await waitFor(() => readPid(path.join(dir, 'hang.pid')), {
         timeoutMs: 15_000,
         message: 'fixture started',
       });
@@ -214,7 +209,7 @@ describe('runtime adapters with fixture binaries', () => {
       // Deadline well under a pod's 30 s grace period (a busy keep-alive socket once held it 72 s).
       const code = await waitFor(() => agent.child.exitCode ?? undefined, { timeoutMs: 20_000, message: 'agent exit after SIGTERM' });
       expect(code).toBe(0);
-      expect(alive(pid)).toBe(false);
+      expect(isAlive(pid)).toBe(false);
       const body = await answer.catch(() => undefined);
       if (body !== undefined) expect(body.results[0]?.error?.code).toBe('OTHER');
     } finally {
@@ -222,12 +217,3 @@ describe('runtime adapters with fixture binaries', () => {
     }
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

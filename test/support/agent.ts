@@ -82,7 +82,8 @@ export async function startAgentProcess(options: StartAgentOptions): Promise<Age
   }
   return {
     child,
-    pid: child.pid ?? -1,
+    // -1 would mean "every process" to kill(2): never a stand-in for a missing pid.
+    pid: child.pid ?? fail('the agent process has no pid (spawn failed)'),
     url: typeof started?.url === 'string' ? started.url : undefined,
     socket: typeof started?.socket === 'string' ? started.socket : undefined,
     logs,
@@ -102,4 +103,8 @@ function parseLine(line: string): LogLine {
   } catch {
     return { msg: line, raw: true };
   }
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }

@@ -58,8 +58,10 @@ export async function writeGatedTar(binDir: string, o: { gateFile: string; pidFi
   await mkdir(binDir, { recursive: true });
   const script = `#!${process.execPath}
 import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-writeFileSync(${JSON.stringify(o.pidFile)}, String(process.pid));
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
+// Written whole or not at all: a reader never sees an empty pid file.
+writeFileSync(${JSON.stringify(`${o.pidFile}.tmp`)}, String(process.pid));
+renameSync(${JSON.stringify(`${o.pidFile}.tmp`)}, ${JSON.stringify(o.pidFile)});
 const tar = spawn(${JSON.stringify(tarBinary)}, process.argv.slice(2), { stdio: ['ignore', 'pipe', 'inherit'] });
 process.on('SIGTERM', () => { tar.kill('SIGKILL'); process.exit(143); });
 const limit = ${o.gateBytes};
@@ -86,13 +88,4 @@ tar.stdout.on('data', (chunk) => {
 tar.on('close', (code) => process.stdout.end(() => process.exit(code ?? 2)));
 `;
   await writeFile(path.join(binDir, 'tar'), script, { mode: 0o755 });
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
