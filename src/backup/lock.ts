@@ -1,4 +1,4 @@
-import { open, readFile, unlink } from 'node:fs/promises';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../lib/errors.js';
 
@@ -20,22 +20,40 @@ export function createBackupLock(stateDir: string) {
     async acquire(): Promise<number | undefined> {
       const other = await holder();
       if (other !== undefined) return other;
-      await unlink(file).catch((err: unknown) => {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-      });
-      const handle = await open(file, 'wx', 0o600).catch((err: unknown) => {
-        if (errnoCode(err) === 'EEXIST') return undefined;
-        throw err;
-      });
-      if (handle === undefined) return (await holder()) ?? -1;
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return undefined;
+      // The pid goes into a private file first and is linked into place: link(2) fails
+      // with EEXIST like O_EXCL, and the lock appears with its pid already in it, so a
+      // racing process never reads an empty lock, takes it for stale and removes it.
+      const tmp = `${file}.${String(process.pid)}.tmp`;
+      await writeFile(tmp, String(process.pid), { mode: 0o600 });
+      try {
+        for (let attempt = 0; attempt < 2; attempt += 1) {
+          if (await linked(tmp, file)) return undefined;
+          const live = await holder();
+          if (live !== undefined) return live;
+          // Stale: its owner is gone (killed with the agent). Remove it and try once more.
+          await unlink(file).catch((err: unknown) => {
+            if (errnoCode(err) !== 'ENOENT') throw err;
+          });
+        }
+        return (await holder()) ?? -1;
+      } finally {
+        await unlink(tmp).catch(() => undefined);
+      }
     },
     async release(): Promise<void> {
       await unlink(file).catch(() => undefined);
     },
   };
+}
+
+async function linked(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to);
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw err;
+  }
 }
 
 function isAlive(pid: number): boolean {
