@@ -48,7 +48,10 @@ describe('pull checks end to end: agent → ctr → containerd → docker-regist
   beforeAll(async () => {
     const work = await mkdtemp(path.join(tmpdir(), 'node-ca-pull-e2e-'));
     dir = work;
-    resolver = await createPrivateResolver(dir, Object.values(names));
+    // Refused: a loopback address where nothing listens (not 127.0.0.1, where the agent,
+    // containerd and the registries take ports while the test runs).
+    const { refused, ...onLoopback } = names;
+    resolver = await createPrivateResolver(dir, Object.values(onLoopback), { [refused]: quietLoopbackAddress() });
     main = await startRegistry({ dir: path.join(dir, 'main'), name: names.main, ca });
     auth = await startRegistry({ dir: path.join(dir, 'auth'), name: names.auth, ca, htpasswd: true });
     wrong = await startRegistry({ dir: path.join(dir, 'wrong'), name: names.wrong, ca, certNames: ['another.test.local'] });
@@ -123,13 +126,13 @@ describe('pull checks end to end: agent → ctr → containerd → docker-regist
     expect(json.ok).toBe(false);
     for (const [code, ref] of Object.entries(images)) {
       const r = json.results.find((x) => x.image === ref);
-      expect(r, ref).toMatchObject({ ok: false, runtime: 'ctr', digest: null, present: false, error: { code } });
+      expect(r, `${ref}: ${JSON.stringify(r)}`).toMatchObject({ ok: false, runtime: 'ctr', digest: null, present: false, error: { code } });
       expect(r!.error!.message.length).toBeGreaterThan(0);
-      expect(r!.registryProbe?.error?.code ?? 'none', `probe of ${ref}`).toBe(code);
+      expect(r!.registryProbe?.error?.code ?? 'none', `probe of ${ref}: ${JSON.stringify(r!.registryProbe)}`).toBe(code);
     }
     const unauthorized = json.results.find((x) => x.image === images.UNAUTHORIZED)!;
     expect(unauthorized.error!.message).toContain('401 Unauthorized');
-    expect(unauthorized.registryProbe).toMatchObject({ ok: true, tlsVerified: true, credentialsNeeded: true });
+    expect(unauthorized.registryProbe, JSON.stringify(unauthorized)).toMatchObject({ ok: true, tlsVerified: true, credentialsNeeded: true });
   });
 
   it('reports TIMEOUT for a registry that accepts and never answers, and kills the runtime', async () => {
@@ -162,3 +165,8 @@ describe('pull checks end to end: agent → ctr → containerd → docker-regist
     expect(json.results[0]!.registryProbe).toMatchObject({ ok: false, tlsVerified: false, error: { code: 'X509_UNKNOWN_AUTHORITY' } });
   });
 });
+
+/** 127.a.b.c other than 127.0.0.1 (and the DNS double's 127.2+.x.y): no test process binds there. */
+function quietLoopbackAddress(): string {
+  return `127.1.${Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+}

@@ -20,12 +20,18 @@ export interface PrivateResolver {
 // Fixed script; the paths and the command come as positional arguments, never interpolated.
 const script = 'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"';
 
-export async function createPrivateResolver(dir: string, names: readonly string[]): Promise<PrivateResolver> {
+/**
+ * `names` resolve to 127.0.0.1; `elsewhere` maps more names to other loopback
+ * addresses (a name on an address nothing listens on is refused for sure,
+ * whatever port another process picks on 127.0.0.1 meanwhile).
+ */
+export async function createPrivateResolver(dir: string, names: readonly string[], elsewhere: Readonly<Record<string, string>> = {}): Promise<PrivateResolver> {
   const hostsFile = path.join(dir, 'hosts');
   const resolvFile = path.join(dir, 'resolv.conf');
   const dns = await startNxdomainServer();
+  const extra = Object.entries(elsewhere).map(([n, address]) => `${address} ${n}\n`).join('');
   const setNames = (list: readonly string[]) =>
-    writeFile(hostsFile, `127.0.0.1 localhost\n::1 localhost\n${list.map((n) => `127.0.0.1 ${n}\n`).join('')}`);
+    writeFile(hostsFile, `127.0.0.1 localhost\n::1 localhost\n${list.map((n) => `127.0.0.1 ${n}\n`).join('')}${extra}`);
   await setNames(names);
   await writeFile(resolvFile, `nameserver ${dns.address}\noptions timeout:2 attempts:1\n`);
   return {
