@@ -11,11 +11,15 @@ describe('test pid helpers', () => {
 
   it('refuses to signal 0, 1, -1 or NaN, and reports a gone process as not alive', () => {
     for (const pid of [0, 1, -1, Number.NaN]) {
-      expect(() => killPid(pid)).toThrow(/refusing to signal/);
+      expect(() => {
+        killPid(pid);
+      }).toThrow(/refusing to signal/);
       expect(() => isAlive(pid)).toThrow(/refusing to signal/);
     }
     expect(isAlive(process.pid)).toBe(true);
     expect(isAlive(2 ** 22 + 1)).toBe(false); // above pid_max's ceiling: never a process
-    expect(() => killPid(2 ** 22 + 1)).not.toThrow();
+    expect(() => {
+      killPid(2 ** 22 + 1);
+    }).not.toThrow();
   });
 });
