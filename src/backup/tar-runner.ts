@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { constants } from 'node:fs';
+import { access, open, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { errnoCode, errorMessage } from '../lib/errors.js';
 import { createStreamGc } from '../lib/heap.js';
-import { ArchiveFile } from './archive-file.js';
 import { BackupFailure } from './job.js';
 import { lastTarError } from './tar-messages.js';
 import { memberPrefix } from './walk.js';
 
 export interface TarRunOptions {
   readonly sourceDir: string;
-  /** Where the archive is written (`<name>.partial`); fsynced when `durable` settles. */
+  /** Where tar writes the archive (`<name>.partial`); fsynced when `durable` settles. */
   readonly partialPath: string;
-  /** Receives the same bytes (the archive parser). */
+  /** Receives the archive's bytes in order (the archive parser). */
   readonly reader: Writable;
   readonly signal: AbortSignal;
   readonly onBytes?: (total: number) => void;
@@ -29,103 +31,224 @@ export interface TarRunResult {
   /**
    * Settles when the archive's last pages are on disk and the file is
    * closed (the final fsync), so the caller can walk the source meanwhile.
-   * Rejects with a BackupFailure (NO_SPACE on ENOSPC).
+   * Rejects with a BackupFailure.
    */
   readonly durable: Promise<void>;
 }
 
+/** Bytes per read of the archive behind tar (one hash update, one parser write). */
+export const readBytes = 1 << 20;
+
 /**
- * `tar -cf - -C / cpaas/minio`: exactly the members `tar -cf X /cpaas/minio`
- * makes (no flags that change them). Its stdout goes once through Node:
- * written to the partial file, hashed, and parsed, with backpressure from
- * both the disk and the parser reaching tar through the pipe.
+ * Bytes between two background fdatasyncs: the disk writes while tar reads
+ * and Node hashes, instead of all at the final fsync (which is where
+ * `tar -cf` + `sync` spends most of its time).
+ */
+export const writebackEvery = 32 << 20;
+
+/** How long the reader waits when it has caught up with tar. */
+const catchUpWaitMs = 3;
+
+/** After this long without a full read (a slow disk or source), the reader takes what tar wrote. */
+const slowTarMs = 50;
+
+/**
+ * `tar -cf <partial> -C / cpaas/minio`: exactly the members and bytes
+ * `tar -cf X /cpaas/minio` makes. tar writes the archive file itself, and
+ * Node reads it right behind tar, from the page cache, in 1 MiB reads:
+ * hashed (the archive's sha256 is that of the bytes in the file) and parsed
+ * (every member's sha256). The source is read once, by tar; tar never waits
+ * for Node, and Node's memory is what it holds (one read and the parser's
+ * lag), whatever the archive size.
+ *
+ * Streaming tar's stdout through Node instead cost two more copies of every
+ * byte (pipe and write) and a JavaScript turn per 64 KiB pipe read: 1.3–1.5×
+ * the time on the benchmark trees (docs/backup.md).
  */
 export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
-  // Opened before tar starts: its stdout must reach the pipeline in the same tick as the spawn.
-  const file = await ArchiveFile.open(o.partialPath).catch((err: unknown) => {
+  // Created (0600) and opened before tar starts; tar truncates and fills this same inode.
+  const file = await open(o.partialPath, 'w+', 0o600).catch((err: unknown) => {
     throw streamFailure(err);
   });
   const stop = new AbortController();
-  const child = execa('tar', ['-cf', '-', '-C', '/', memberPrefix(o.sourceDir)], {
+  const tarArgs = ['--force-local', '-cf', o.partialPath, '-C', '/', memberPrefix(o.sourceDir)];
+  const child = execa(...(await tarCommand(tarArgs)), {
     cancelSignal: AbortSignal.any([o.signal, stop.signal]),
     forceKillAfterDelay: 5000,
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 4 << 20 },
     stdin: 'ignore',
+    stdout: 'ignore',
     reject: false,
     env: { LC_ALL: 'C' },
   });
-  const tee = createTee(file, o.reader, o.onBytes);
-  let streamError: unknown;
+  let exited = false;
+  const ended = child.then((r) => {
+    exited = true;
+    return r;
+  });
+  const follower = follow(file, o, () => exited);
+  let followError: unknown;
+  // A read or parse failure while tar still runs is the cause (tar is then stopped);
+  // one after tar failed on its own is the consequence (a truncated archive).
+  let followFailedFirst = false;
   try {
-    await pipeline(child.stdout, tee.sink);
+    await follower.done;
   } catch (err) {
-    streamError = err;
+    followError = err;
+    followFailedFirst = !exited;
     stop.abort();
   }
-  const result = await child;
+  const result = await ended;
   try {
     if (o.signal.aborted) throw new BackupFailure('CANCELED', 'the backup was canceled');
-    if (streamError !== undefined) throw streamFailure(streamError);
+    if (followFailedFirst) throw streamFailure(followError);
     const exitCode = result.exitCode ?? -1;
-    if (exitCode !== 0 && exitCode !== 1) throw new BackupFailure('TAR_FAILED', `tar exited ${exitCode}: ${lastTarError(result.stderr)}`);
-    const durable = file.syncAndClose().catch((err: unknown) => {
+    if (exitCode !== 0 && exitCode !== 1) {
+      if (/No space left on device/.test(result.stderr)) throw new BackupFailure('NO_SPACE', `the backup filesystem ran out of space while tar wrote the archive: ${lastTarError(result.stderr)}`);
+      throw new BackupFailure('TAR_FAILED', `tar exited ${result.signal ?? exitCode}: ${lastTarError(result.stderr)}`);
+    }
+    if (followError !== undefined) throw streamFailure(followError);
+    await sameFile(file, o.partialPath);
+    const durable = follower.syncing().then(() => file.sync()).catch((err: unknown) => {
       throw streamFailure(err);
-    });
+    }).finally(() => file.close());
     // The caller awaits it after steps of its own; if one of those fails first, it must not go unhandled.
     durable.catch(() => undefined);
-    return { exitCode, stderr: result.stderr, bytes: tee.bytes(), sha256: tee.sha256(), durable };
+    return { exitCode, stderr: result.stderr, bytes: follower.bytes(), sha256: follower.sha256(), durable };
   } catch (err) {
     // The partial is the caller's to remove, once the file is closed.
-    await file.abandon().catch(() => undefined);
+    await follower.syncing().catch(() => undefined);
+    await file.close().catch(() => undefined);
     throw err;
   }
 }
 
-function streamFailure(err: unknown): BackupFailure {
-  if (errnoCode(err) === 'ENOSPC') return new BackupFailure('NO_SPACE', 'the backup filesystem ran out of space while writing the archive', { cause: err });
-  return new BackupFailure('TAR_FAILED', `the tar stream could not be written or parsed: ${errorMessage(err)}`, { cause: err });
+/**
+ * Reads the archive as tar writes it: full 1 MiB reads while tar runs
+ * (a short wait when caught up, so reads stay large; what there is when tar
+ * has been slow for 50 ms, so progress never stalls), the rest once tar has
+ * exited. Each read goes to the archive hash and then to the parser, whose
+ * backpressure (a manifest write, its 1 MiB lag) holds the next read.
+ */
+function follow(file: FileHandle, o: TarRunOptions, tarExited: () => boolean) {
+  const hash = createHash('sha256');
+  // Each read is a fresh buffer (the parser keeps views of it); forced GCs where
+  // `gc` is exposed free them promptly, which keeps the agent's RSS flat (lib/heap.ts).
+  const collect = createStreamGc();
+  let pos = 0;
+  let flushedTo = 0;
+  let syncing: Promise<void> | undefined;
+  let syncFailure: Error | undefined;
+  let digest: string | undefined;
+  const startWriteback = () => {
+    if (syncing !== undefined || pos - flushedTo < writebackEvery) return;
+    flushedTo = pos;
+    syncing = file.datasync().then(
+      () => {
+        syncing = undefined;
+      },
+      (err: unknown) => {
+        syncFailure ??= asError(err);
+        syncing = undefined;
+      },
+    );
+  };
+  const readAt = async (want: number): Promise<number> => {
+    const buf = Buffer.allocUnsafeSlow(want);
+    const { bytesRead } = await file.read(buf, 0, want, pos);
+    if (bytesRead === 0) return 0;
+    const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
+    hash.update(chunk);
+    pos += bytesRead;
+    o.onBytes?.(pos);
+    collect?.(bytesRead);
+    if (!o.reader.write(chunk)) await once(o.reader, 'drain');
+    startWriteback();
+    return bytesRead;
+  };
+  const run = async () => {
+    let lastRead = performance.now();
+    let readerError: Error | undefined;
+    o.reader.on('error', (err: unknown) => {
+      readerError ??= asError(err);
+    });
+    // The reader's error arrives from an event: read it through a call, not a narrowed local.
+    const failed = (): Error | undefined => readerError ?? syncFailure;
+    for (;;) {
+      const failure = failed();
+      if (failure !== undefined) throw failure;
+      if (o.signal.aborted) return;
+      if (!tarExited()) {
+        const { size } = await file.stat();
+        const ready = size - pos;
+        // Full reads while tar is ahead; what there is once tar has been slow for a while.
+        if (ready >= readBytes || (ready > 0 && performance.now() - lastRead >= slowTarMs)) {
+          await readAt(Math.min(ready, readBytes));
+          lastRead = performance.now();
+        } else await sleep(catchUpWaitMs);
+        continue;
+      }
+      // tar is done: whatever is in the file is the whole archive.
+      while ((await readAt(readBytes)) > 0) {
+        const failure = failed();
+        if (failure !== undefined) throw failure;
+      }
+      const finished = once(o.reader, 'finish');
+      o.reader.end();
+      await finished;
+      return;
+    }
+  };
+  return {
+    done: run(),
+    bytes: () => pos,
+    sha256: () => (digest ??= hash.digest('hex')),
+    /** Waits for the background fdatasync in flight, and reports its error. */
+    syncing: async () => {
+      await syncing;
+      if (syncFailure !== undefined) throw syncFailure;
+    },
+  };
 }
 
+/** tar must have written the inode Node read (GNU tar truncates an existing archive in place). */
+async function sameFile(file: FileHandle, partialPath: string): Promise<void> {
+  const [a, b] = await Promise.all([file.stat(), stat(partialPath).catch(() => undefined)]);
+  if (b === undefined || a.ino !== b.ino || a.dev !== b.dev)
+    throw new BackupFailure('TAR_FAILED', `tar replaced ${partialPath} instead of writing the file node-ca read`);
+}
+
+let setprivFound: Promise<boolean> | undefined;
+
 /**
- * One writable feeding the file and the parser; a chunk is done when both
- * took it (the file gathers chunks into batches, the parser may lag 1 MiB).
+ * tar under `setpriv --pdeathsig KILL` (util-linux) where it is on PATH: tar
+ * writes the archive itself, so if the agent is killed (-9) nothing else
+ * would stop it, and a restarted agent would find it still writing.
  */
-function createTee(file: ArchiveFile, reader: Writable, onBytes?: (n: number) => void) {
-  const hash = createHash('sha256');
-  // Forced GCs where `gc` is exposed keep the agent's RSS flat over a long stream (lib/heap.ts).
-  const collect = createStreamGc();
-  let bytes = 0;
-  let digest: string | undefined;
-  const sink: Writable = new Writable({
-    highWaterMark: 1 << 16,
-    write(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      onBytes?.(bytes);
-      collect?.(chunk.length);
-      const waits: Promise<unknown>[] = [];
-      const written = file.write(chunk);
-      if (written !== undefined) waits.push(written);
-      if (!reader.write(chunk)) waits.push(once(reader, 'drain'));
-      if (waits.length === 0) cb();
-      else
-        Promise.all(waits).then(() => {
-          cb();
-        }, cb);
-    },
-    // Done when every byte is written and parsed; the final fsync is `durable`'s.
-    final(cb) {
-      const done = Promise.all([file.flush(), once(reader, 'finish')]);
-      reader.end();
-      done.then(() => {
-        cb();
-      }, cb);
-    },
-  });
-  reader.on('error', (err) => sink.destroy(err));
-  sink.on('close', () => {
-    if (!reader.writableFinished) reader.destroy();
-  });
-  return { sink, bytes: () => bytes, sha256: () => (digest ??= hash.digest('hex')) };
+async function tarCommand(args: string[]): Promise<[string, string[]]> {
+  setprivFound ??= onPath('setpriv');
+  return (await setprivFound) ? ['setpriv', ['--pdeathsig', 'KILL', '--', 'tar', ...args]] : ['tar', args];
+}
+
+async function onPath(command: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    try {
+      await access(path.join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function streamFailure(err: unknown): BackupFailure {
+  if (err instanceof BackupFailure) return err;
+  if (errnoCode(err) === 'ENOSPC') return new BackupFailure('NO_SPACE', 'the backup filesystem ran out of space while writing the archive', { cause: err });
+  return new BackupFailure('TAR_FAILED', `the archive could not be read back or parsed: ${errorMessage(err)}`, { cause: err });
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
 import { backupAgentConfig, makeTree, writeGatedTar } from '../support/backup.js';
-import { killPid, readPid } from '../support/pids.js';
+import { isAlive, killPid, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
 interface Job {
@@ -83,8 +83,11 @@ describe('backup failures (agent process, real GNU tar)', () => {
     await waitFor(async () => (await getJob(first, id)).progress.bytesDone >= 40960, { timeoutMs: 20_000 });
     const partial = path.join(root, 'backup', '10.1.2.3-minio.tar.partial');
     await stat(partial); // the .partial exists: the kill lands mid-backup
-    pids.push(await gate.pid());
+    const tarPid = await gate.pid();
+    pids.push(tarPid);
     await first.stop('SIGKILL');
+    // tar writes the partial itself; it runs under setpriv --pdeathsig KILL, so it ends with the agent.
+    await waitFor(() => !isAlive(tarPid), { timeoutMs: 10_000, message: 'tar to end with the killed agent' });
     const second = await start({ config });
     const job = await getJob(second, id);
     expect(job).toMatchObject({ phase: 'Failed', error: { code: 'INTERRUPTED' } });

@@ -51,41 +51,56 @@ export const tarBinary = execFileSync('sh', ['-c', 'command -v tar'], { encoding
 
 /**
  * A `tar` for PATH that runs the real GNU tar but lets only `gateBytes` of
- * its output through until `gateFile` exists: the test decides when a
- * backup is "mid-stream" instead of racing it. It writes its pid to `pidFile`.
+ * the archive reach the archive file (`-cf FILE`) until `gateFile` exists:
+ * the test decides when a backup is "mid-stream" instead of racing it. The
+ * real tar writes to this script's pipe, which writes FILE. It writes its
+ * pid to `pidFile`.
  */
 export async function writeGatedTar(binDir: string, o: { gateFile: string; pidFile: string; gateBytes: number }): Promise<void> {
   await mkdir(binDir, { recursive: true });
   const script = `#!${process.execPath}
 import { spawn } from 'node:child_process';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, renameSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 // Written whole or not at all: a reader never sees an empty pid file.
 writeFileSync(${JSON.stringify(`${o.pidFile}.tmp`)}, String(process.pid));
 renameSync(${JSON.stringify(`${o.pidFile}.tmp`)}, ${JSON.stringify(o.pidFile)});
-const tar = spawn(${JSON.stringify(tarBinary)}, process.argv.slice(2), { stdio: ['ignore', 'pipe', 'inherit'] });
+const args = process.argv.slice(2);
+const at = args.indexOf('-cf');
+if (at < 0) { process.stderr.write('gated tar: no -cf FILE in ' + args.join(' ') + '\\n'); process.exit(2); }
+const out = openSync(args[at + 1], 'w');
+args[at + 1] = '-';
+const tar = spawn(${JSON.stringify(tarBinary)}, args, { stdio: ['ignore', 'pipe', 'inherit'] });
 process.on('SIGTERM', () => { tar.kill('SIGKILL'); process.exit(143); });
 const limit = ${o.gateBytes};
 let passed = 0;
 let open = false;
-const forward = (chunk) => {
-  if (!process.stdout.write(chunk)) { tar.stdout.pause(); process.stdout.once('drain', () => tar.stdout.resume()); }
+// A write error ends it the way GNU tar ends: its message on stderr, exit 2.
+const put = (chunk) => {
+  try {
+    for (let at = 0; at < chunk.length; ) at += writeSync(out, chunk, at);
+  } catch (err) {
+    const why = err.code === 'ENOSPC' ? 'No space left on device' : err.message;
+    process.stderr.write('tar: ' + process.argv[process.argv.indexOf('-cf') + 1] + ': Cannot write: ' + why + '\\ntar: Error is not recoverable: exiting now\\n');
+    tar.kill('SIGKILL');
+    process.exit(2);
+  }
 };
 tar.stdout.on('data', (chunk) => {
-  if (open) return forward(chunk);
+  if (open) return put(chunk);
   const room = limit - passed;
-  if (chunk.length <= room) { passed += chunk.length; return forward(chunk); }
-  if (room > 0) process.stdout.write(chunk.subarray(0, room));
+  if (chunk.length <= room) { passed += chunk.length; return put(chunk); }
+  if (room > 0) put(chunk.subarray(0, room));
   passed = limit;
   tar.stdout.pause();
   const t = setInterval(() => {
     if (!existsSync(${JSON.stringify(o.gateFile)})) return;
     clearInterval(t);
     open = true;
-    forward(chunk.subarray(room));
+    put(chunk.subarray(room));
     tar.stdout.resume();
   }, 20);
 });
-tar.on('close', (code) => process.stdout.end(() => process.exit(code ?? 2)));
+tar.on('close', (code) => { closeSync(out); process.exit(code ?? 2); });
 `;
   await writeFile(path.join(binDir, 'tar'), script, { mode: 0o755 });
 }
