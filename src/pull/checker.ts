@@ -62,10 +62,19 @@ export function createPullChecker(deps: PullCheckerDeps) {
 
   async function checkOne(ref: ImageReference, runtime: RuntimeName | undefined, timeoutMs: number): Promise<PullCheckResult> {
     const started = performance.now();
-    const [outcome, registryProbe] = await Promise.all([
+    const [firstOutcome, registryProbe] = await Promise.all([
       runtime === undefined ? missing(deps.runtime) : pullWith(runtime, ref, timeoutMs),
       probe(ref, timeoutMs),
     ]);
+    // The runtime says "unknown authority" but a handshake with the very ca.crt node-ca wrote
+    // for that host verified: the two disagree, so the runtime is asked once more. (ctr once
+    // reported a missing tag as the x509 error of the hosts.toml `server` fallback, without
+    // its usual "response was http.StatusNotFound" line, in one run of many.)
+    let outcome = firstOutcome;
+    if (runtime !== undefined && outcome.error?.code === 'X509_UNKNOWN_AUTHORITY' && registryProbe?.tlsVerified === true) {
+      deps.logger.info({ image: ref.normalized, runtime, message: outcome.error.message }, 'runtime and registry probe disagree on trust; pulling once more');
+      outcome = await pullWith(runtime, ref, timeoutMs);
+    }
     const result: PullCheckResult = {
       image: ref.normalized,
       runtime: runtime ?? null,
