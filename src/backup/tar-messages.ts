@@ -36,8 +36,21 @@ export function unescapeTarName(quoted: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/** tar's closing lines, which say only that it stopped: "Exiting with failure status ...", "Error is not recoverable: exiting now". */
+const closingLine = /^tar: (?:Exiting with failure status|Error is not recoverable)/;
+
 /** The last meaningful stderr line, for a job's error message. */
 export function lastTarError(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^tar: Exiting with failure status/.test(l));
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !closingLine.test(l));
   return (lines.at(-1) ?? 'tar failed without a message').slice(0, 300);
+}
+
+/**
+ * tar stopped because the archive's filesystem is full. GNU tar says "Cannot
+ * write: No space left on device" only when not one byte of a record fitted;
+ * a record cut short says "Wrote only 4096 of 10240 bytes" (seen on a full
+ * tmpfs), and a quota says "Disk quota exceeded".
+ */
+export function tarRanOutOfSpace(stderr: string): boolean {
+  return /No space left on device|Disk quota exceeded|: Wrote only \d+ of \d+ bytes/.test(stderr);
 }

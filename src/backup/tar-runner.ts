@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { errnoCode, errorMessage } from '../lib/errors.js';
 import { createStreamGc } from '../lib/heap.js';
 import { BackupFailure } from './job.js';
-import { lastTarError } from './tar-messages.js';
+import { lastTarError, tarRanOutOfSpace } from './tar-messages.js';
 import { memberPrefix } from './walk.js';
 
 export interface TarRunOptions {
@@ -105,7 +105,7 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     if (followFailedFirst) throw streamFailure(followError);
     const exitCode = result.exitCode ?? -1;
     if (exitCode !== 0 && exitCode !== 1) {
-      if (/No space left on device/.test(result.stderr)) throw new BackupFailure('NO_SPACE', `the backup filesystem ran out of space while tar wrote the archive: ${lastTarError(result.stderr)}`);
+      if (tarRanOutOfSpace(result.stderr)) throw new BackupFailure('NO_SPACE', `the backup filesystem ran out of space while tar wrote the archive: ${lastTarError(result.stderr)}`);
       throw new BackupFailure('TAR_FAILED', `tar exited ${result.signal ?? exitCode}: ${lastTarError(result.stderr)}`);
     }
     if (followError !== undefined) throw streamFailure(followError);

@@ -14,7 +14,7 @@ interface Job {
   phase: string;
   progress: { bytesDone: number };
   verification?: { changedDuringBackup: string[]; matched: boolean };
-  error?: { code: string };
+  error?: { code: string; message?: string };
 }
 
 let root: string;
@@ -145,6 +145,7 @@ describe('backup failures (agent process, real GNU tar)', () => {
     await gate.open();
     const job = await finished(agent, String(started.body.id));
     expect(job).toMatchObject({ phase: 'Failed', error: { code: 'NO_SPACE' } });
+    expect(job.error?.message).toMatch(/Cannot write: No space left on device$/);
     expect(inAgentNs()).toBe('');
   });
 });

@@ -65,5 +65,7 @@ describe('GNU tar messages', () => {
 
   it('keeps the last real error line', () => {
     expect(lastTarError('tar: x: Cannot open: Permission denied\ntar: Exiting with failure status due to previous errors\n')).toBe('tar: x: Cannot open: Permission denied');
+    // tar's message when the archive's filesystem fills: the cause, not the closing line.
+    expect(lastTarError('tar: /b/x.tar.partial: Cannot write: No space left on device\ntar: Error is not recoverable: exiting now\n')).toBe('tar: /b/x.tar.partial: Cannot write: No space left on device');
   });
 });

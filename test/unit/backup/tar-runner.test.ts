@@ -67,6 +67,28 @@ describe('runTar', () => {
     expect(await readdir(root)).toEqual(['out.tar.partial']);
   });
 
+  it('fails NO_SPACE, naming tar\'s own line, when the archive\'s filesystem fills (a 64 KiB tmpfs)', async () => {
+    const src = path.join(root, 'src');
+    await mkdir(src);
+    await writeFile(path.join(src, 'f'), randomBytes(300_000));
+    const small = path.join(root, 'small');
+    await mkdir(small);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]);
+    try {
+      const failure = await runTar({
+        sourceDir: src,
+        partialPath: path.join(small, 'out.tar.partial'),
+        reader: createArchiveReader(() => undefined),
+        signal: new AbortController().signal,
+      }).catch((e: unknown) => e);
+      expect(failure).toMatchObject({ code: 'NO_SPACE' });
+      // Real GNU tar: a record cut short, not "No space left on device".
+      expect((failure as Error).message).toMatch(/out\.tar\.partial: (Wrote only \d+ of 10240 bytes|Cannot write: No space left on device)$/);
+    } finally {
+      execFileSync('umount', [small]);
+    }
+  });
+
   it('stops tar and fails TAR_FAILED when the parser fails', async () => {
     const src = path.join(root, 'src');
     await mkdir(src);
