@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
 import { ConfigError, errorMessage } from '../lib/errors.js';
 import { isLoopbackAddress } from '../lib/net.js';
-import { configSchema, type Config } from './schema.js';
+import { validateConfigDocument, type Config } from './schema.js';
 
 /** The environment variables the agent reads; nothing else reads process.env. */
 export interface ConfigEnv {
@@ -39,12 +38,11 @@ export async function loadConfig(file: string | undefined, env: ConfigEnv): Prom
 
 /** Validates an already-parsed document (YAML or JSON) against the schema. */
 export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Config {
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const problems = result.error.issues.map(describeIssue);
-    throw new ConfigError(`invalid configuration in ${origin}:\n  ${problems.join('\n  ')}`, problems);
+  const result = validateConfigDocument(raw);
+  if (result.problems !== undefined) {
+    throw new ConfigError(`invalid configuration in ${origin}:\n  ${result.problems.join('\n  ')}`, result.problems);
   }
-  const data = result.data;
+  const data = result.config;
   const nodeName = data.nodeName ?? nonEmpty(env.NODE_NAME) ?? hostname();
   const config: Config = {
     ...data,
@@ -59,15 +57,6 @@ export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Co
     throw new ConfigError(`invalid configuration in ${origin}:\n  ${problems.join('\n  ')}`, problems);
   }
   return deepFreeze(config);
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const at = issue.path.length > 0 ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') {
-    const keys = issue.keys.map((k) => (at === '(top level)' ? k : `${at}.${k}`));
-    return `unknown key ${keys.join(', ')}`;
-  }
-  return `${at}: ${issue.message}`;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

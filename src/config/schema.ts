@@ -1,122 +1,118 @@
-import { z } from 'zod';
+import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
 
 /**
- * The agent's configuration, one source of truth for types and validation.
- * Every key is optional; defaults match the platform (SPEC "Defaults").
- * Objects are strict: an unknown key is refused with its path.
+ * The agent's configuration: its types, and the JSON Schema that validates
+ * a config file and fills in the defaults (SPEC "Defaults"). Every key is
+ * optional; objects are closed, so an unknown key is refused with its path.
+ *
+ * Validation is ajv's, the validator fastify already loads for the API's
+ * bodies: the agent carries one schema library, not two (zod cost the idle
+ * agent 4 MiB of RSS for this one file, see README "Performance").
  */
 
-const serviceRef = z.strictObject({
+export interface ServiceRef {
   /** Namespace of the Service. */
-  namespace: z.string().min(1),
+  readonly namespace: string;
   /** Name of the Service. */
-  name: z.string().min(1),
-});
+  readonly name: string;
+}
 
-const trustSchema = z
-  .strictObject({
-    /** Mounted ConfigMap directory (kubelet layout). When set, it wins over `configMap`. */
-    sourceDir: z.string().min(1).optional(),
-    /** ConfigMap watched through the API when `sourceDir` is absent. */
-    configMap: serviceRef
-      .default({ namespace: 'image-registry-system', name: 'image-registry-certificates' }),
-    /** containerd hosts directory; "" disables. Default `/etc/containerd/certs.d`. */
-    containerdCertsDir: z.string().default('/etc/containerd/certs.d'),
-    /** Docker-style certs directory; "" disables. Default `/etc/docker/certs.d`. */
-    dockerCertsDir: z.string().default('/etc/docker/certs.d'),
-    /** containerd's config file, read by doctor. */
-    containerdConfig: z.string().default('/etc/containerd/config.toml'),
-    /** Full resync period (drift repair), seconds. Default 300. */
-    resyncSeconds: z.number().int().min(1).default(300),
-  })
-  .prefault({});
+export interface TrustConfig {
+  /** Mounted ConfigMap directory (kubelet layout). When set, it wins over `configMap`. */
+  readonly sourceDir?: string | undefined;
+  /** ConfigMap watched through the API when `sourceDir` is absent. */
+  readonly configMap: ServiceRef;
+  /** containerd hosts directory; "" disables. Default `/etc/containerd/certs.d`. */
+  readonly containerdCertsDir: string;
+  /** Docker-style certs directory; "" disables. Default `/etc/docker/certs.d`. */
+  readonly dockerCertsDir: string;
+  /** containerd's config file, read by doctor. */
+  readonly containerdConfig: string;
+  /** Full resync period (drift repair), seconds. Default 300. */
+  readonly resyncSeconds: number;
+}
 
-const hostsSchema = z
-  .strictObject({
-    /** Hosts file; "" disables. Default `/etc/hosts`. */
-    file: z.string().default('/etc/hosts'),
-    /** Cluster DNS domain. Default `cluster.local`. */
-    clusterDomain: z.string().min(1).default('cluster.local'),
-    /** Services whose ClusterIPs are mapped. */
-    services: z
-      .array(serviceRef)
-      .default([{ namespace: 'image-registry-system', name: 'image-registry' }]),
-  })
-  .prefault({});
+export interface HostsConfig {
+  /** Hosts file; "" disables. Default `/etc/hosts`. */
+  readonly file: string;
+  /** Cluster DNS domain. Default `cluster.local`. */
+  readonly clusterDomain: string;
+  /** Services whose ClusterIPs are mapped. */
+  readonly services: readonly ServiceRef[];
+}
 
-const tlsSchema = z.discriminatedUnion('mode', [
-  z.strictObject({ mode: z.literal('self-signed') }),
-  z.strictObject({ mode: z.literal('files'), certFile: z.string().min(1), keyFile: z.string().min(1) }),
-  z.strictObject({ mode: z.literal('disabled') }),
-]);
+export type TlsConfig =
+  | { readonly mode: 'self-signed' }
+  | { readonly mode: 'files'; readonly certFile: string; readonly keyFile: string }
+  | { readonly mode: 'disabled' };
 
-const authSchema = z.discriminatedUnion('mode', [
-  z.strictObject({ mode: z.literal('kubernetes'), audiences: z.array(z.string()).default([]) }),
-  z.strictObject({ mode: z.literal('token'), tokenFile: z.string().min(1) }),
-  z.strictObject({ mode: z.literal('none') }),
-]);
+export type AuthConfig =
+  | { readonly mode: 'kubernetes'; readonly audiences: readonly string[] }
+  | { readonly mode: 'token'; readonly tokenFile: string }
+  | { readonly mode: 'none' };
 
-const serverSchema = z
-  .strictObject({
-    /** HTTPS listen address `host:port`; "" disables TCP. Default `0.0.0.0:9443`. */
-    listen: z.string().default('0.0.0.0:9443'),
-    /** TLS for the TCP listener. Default self-signed. */
-    tls: tlsSchema.default({ mode: 'self-signed' }),
-    /** Unix socket path (mode 0600); "" disables. */
-    socket: z.string().default('/var/run/node-ca/agent.sock'),
-    /** Caller authentication. Default kubernetes (TokenReview + SubjectAccessReview). */
-    auth: authSchema.default({ mode: 'kubernetes', audiences: [] }),
-  })
-  .prefault({});
+export interface ServerConfig {
+  /** HTTPS listen address `host:port`; "" disables TCP. Default `0.0.0.0:9443`. */
+  readonly listen: string;
+  /** TLS for the TCP listener. Default self-signed. */
+  readonly tls: TlsConfig;
+  /** Unix socket path (mode 0600); "" disables. */
+  readonly socket: string;
+  /** Caller authentication. Default kubernetes (TokenReview + SubjectAccessReview). */
+  readonly auth: AuthConfig;
+}
 
-const backupSchema = z
-  .strictObject({
-    /** Named backup sources. Default `{ minio: /cpaas/minio }`. */
-    sources: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/), z.string().min(1)).default({
-      minio: '/cpaas/minio',
-    }),
-    /** Where archives go; refused if inside a source. */
-    dir: z.string().min(1).default('/cpaas/backup'),
-    /** Job records. */
-    stateDir: z.string().min(1).default('/var/lib/node-ca'),
-    /** Free space (percent) the backup filesystem must keep after the archive. */
-    minFreePercent: z.number().min(0).max(99).default(10),
-  })
-  .prefault({});
+export interface BackupConfig {
+  /** Named backup sources. Default `{ minio: /cpaas/minio }`. */
+  readonly sources: Readonly<Record<string, string>>;
+  /** Where archives go; refused if inside a source. */
+  readonly dir: string;
+  /** Job records. */
+  readonly stateDir: string;
+  /** Free space (percent) the backup filesystem must keep after the archive. */
+  readonly minFreePercent: number;
+}
 
-const pullSchema = z
-  .strictObject({
-    /** Runtime used for pull checks. */
-    runtime: z.enum(['auto', 'nerdctl', 'crictl', 'ctr']).default('auto'),
-    /** Prefix for every runtime command, e.g. `[nsenter, --target, "1", --mount, --]`. */
-    hostExec: z.array(z.string().min(1)).default([]),
-    /** containerd socket. */
-    address: z.string().min(1).default('/run/containerd/containerd.sock'),
-    /** containerd namespace. */
-    namespace: z.string().min(1).default('k8s.io'),
-    /** certs.d the runtime reads. */
-    hostsDir: z.string().min(1).default('/etc/containerd/certs.d'),
-    /** Registries pull checks may name; empty: the hosts of the trust source. */
-    allowedRegistries: z.array(z.string().min(1)).default([]),
-  })
-  .prefault({});
+export type PullRuntimeSetting = 'auto' | 'nerdctl' | 'crictl' | 'ctr';
 
-export const configSchema = z.strictObject({
-  nodeName: z.string().min(1).optional(),
-  nodeIP: z.string().min(1).optional(),
-  kubeconfig: z.string().min(1).optional(),
-  trust: trustSchema,
-  hosts: hostsSchema,
-  server: serverSchema,
-  backup: backupSchema,
-  pull: pullSchema,
-});
+export interface PullConfig {
+  /** Runtime used for pull checks. */
+  readonly runtime: PullRuntimeSetting;
+  /** Prefix for every runtime command, e.g. `[nsenter, --target, "1", --mount, --]`. */
+  readonly hostExec: readonly string[];
+  /** containerd socket. */
+  readonly address: string;
+  /** containerd namespace. */
+  readonly namespace: string;
+  /** certs.d the runtime reads. */
+  readonly hostsDir: string;
+  /** Registries pull checks may name; empty: the hosts of the trust source. */
+  readonly allowedRegistries: readonly string[];
+}
+
+/** The configuration file after validation, defaults filled in. */
+export interface FileConfig {
+  readonly nodeName?: string | undefined;
+  readonly nodeIP?: string | undefined;
+  readonly kubeconfig?: string | undefined;
+  readonly trust: TrustConfig;
+  readonly hosts: HostsConfig;
+  readonly server: ServerConfig;
+  readonly backup: BackupConfig;
+  readonly pull: PullConfig;
+}
+
+type DeepPartial<T> = T extends readonly (infer U)[]
+  ? readonly DeepPartial<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
 
 /** The configuration as written in the file (everything optional). */
-export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigInput = DeepPartial<FileConfig>;
 
 /** The loaded configuration, defaults filled in, plus what the environment gives. */
-export type Config = z.output<typeof configSchema> & {
+export type Config = FileConfig & {
   /** Node name: `nodeName`, else `NODE_NAME`, else the host name. */
   readonly nodeName: string;
   /** The agent's own pod, for Events (`POD_NAME`/`POD_NAMESPACE`). */
@@ -124,3 +120,143 @@ export type Config = z.output<typeof configSchema> & {
   /** The agent pod's IP (`POD_IP`), when known. */
   readonly podIP?: string | undefined;
 };
+
+const text = { type: 'string', minLength: 1 } as const;
+const anyText = { type: 'string' } as const;
+const texts = { type: 'array', items: text } as const;
+
+function closed(properties: Record<string, object>, required: string[] = [], defaults?: object): object {
+  return { type: 'object', properties, required, additionalProperties: false, ...(defaults === undefined ? {} : { default: defaults }) };
+}
+
+const serviceRef = closed({ namespace: text, name: text }, ['namespace', 'name']);
+
+/**
+ * One closed branch per `mode` (ajv's discriminator picks the branch, so the
+ * errors name that branch's keys). A branch's keys are required except
+ * those listed in `optional`.
+ */
+function byMode(branches: Record<string, Record<string, object>>, defaults: object, optional: string[] = []): object {
+  return {
+    type: 'object',
+    discriminator: { propertyName: 'mode' },
+    properties: { mode: { type: 'string' } },
+    required: ['mode'],
+    oneOf: Object.entries(branches).map(([mode, props]) =>
+      closed({ mode: { const: mode }, ...props }, ['mode', ...Object.keys(props).filter((k) => !optional.includes(k))]),
+    ),
+    default: defaults,
+  };
+}
+
+/** The JSON Schema of the config file; `default`s are SPEC's. */
+export const configJsonSchema = closed({
+  nodeName: text,
+  nodeIP: text,
+  kubeconfig: text,
+  trust: closed(
+    {
+      sourceDir: text,
+      configMap: { ...serviceRef, default: { namespace: 'image-registry-system', name: 'image-registry-certificates' } },
+      containerdCertsDir: { ...anyText, default: '/etc/containerd/certs.d' },
+      dockerCertsDir: { ...anyText, default: '/etc/docker/certs.d' },
+      containerdConfig: { ...anyText, default: '/etc/containerd/config.toml' },
+      resyncSeconds: { type: 'integer', minimum: 1, default: 300 },
+    },
+    [],
+    {},
+  ),
+  hosts: closed(
+    {
+      file: { ...anyText, default: '/etc/hosts' },
+      clusterDomain: { ...text, default: 'cluster.local' },
+      services: { type: 'array', items: serviceRef, default: [{ namespace: 'image-registry-system', name: 'image-registry' }] },
+    },
+    [],
+    {},
+  ),
+  server: closed(
+    {
+      listen: { ...anyText, default: '0.0.0.0:9443' },
+      tls: byMode({ 'self-signed': {}, files: { certFile: text, keyFile: text }, disabled: {} }, { mode: 'self-signed' }),
+      socket: { ...anyText, default: '/var/run/node-ca/agent.sock' },
+      auth: byMode({ kubernetes: { audiences: { type: 'array', items: anyText } }, token: { tokenFile: text }, none: {} }, { mode: 'kubernetes' }, ['audiences']),
+    },
+    [],
+    {},
+  ),
+  backup: closed(
+    {
+      sources: {
+        type: 'object',
+        propertyNames: { pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+        additionalProperties: text,
+        default: { minio: '/cpaas/minio' },
+      },
+      dir: { ...text, default: '/cpaas/backup' },
+      stateDir: { ...text, default: '/var/lib/node-ca' },
+      minFreePercent: { type: 'number', minimum: 0, maximum: 99, default: 10 },
+    },
+    [],
+    {},
+  ),
+  pull: closed(
+    {
+      runtime: { enum: ['auto', 'nerdctl', 'crictl', 'ctr'], default: 'auto' },
+      hostExec: { ...texts, default: [] },
+      address: { ...text, default: '/run/containerd/containerd.sock' },
+      namespace: { ...text, default: 'k8s.io' },
+      hostsDir: { ...text, default: '/etc/containerd/certs.d' },
+      allowedRegistries: { ...texts, default: [] },
+    },
+    [],
+    {},
+  ),
+}) as SchemaObject;
+
+let validator: ValidateFunction | undefined;
+
+/**
+ * Validates `raw` (a parsed YAML or JSON document) and returns a copy with
+ * every default filled in, or the problems, each naming its key.
+ */
+export function validateConfigDocument(raw: unknown): { config: FileConfig; problems?: never } | { config?: never; problems: string[] } {
+  validator ??= new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: true }).compile(configJsonSchema);
+  // ajv fills defaults in place: work on a copy, the caller's document stays as written.
+  const doc: unknown = raw === null || raw === undefined ? {} : structuredClone(raw);
+  if (!validator(doc)) return { problems: describeErrors(validator.errors ?? []) };
+  const config = doc as FileConfig;
+  // Defaults inside a oneOf branch are not applied by ajv.
+  if (config.server.auth.mode === 'kubernetes' && !('audiences' in config.server.auth))
+    (config.server.auth as unknown as { audiences: string[] }).audiences = [];
+  return { config };
+}
+
+const describe: Partial<Record<string, (at: string[], e: ErrorObject) => string | undefined>> = {
+  additionalProperties: (at, e) => `unknown key ${[...at, String(e.params.additionalProperty)].join('.')}`,
+  required: (at, e) => `${[...at, String(e.params.missingProperty)].join('.')}: is required`,
+  propertyNames: (at, e) => `${[...at, String(e.params.propertyName)].join('.')}: name must match ^[a-z0-9][a-z0-9-]{0,62}$`,
+  // The name's own pattern error comes with propertyNames, which says it better.
+  pattern: (at, e) => (e.propertyName === undefined ? `${where(at)}: ${e.message ?? 'must match a pattern'}` : undefined),
+  enum: (at, e) => `${where(at)}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+  discriminator: (at, e) =>
+    `${[...at, 'mode'].join('.')}: ${e.params.error === 'mapping' ? `unknown mode ${JSON.stringify(e.params.tagValue)}` : 'must be a string'}`,
+};
+
+function where(at: string[]): string {
+  return at.length > 0 ? at.join('.') : '(top level)';
+}
+
+function describeErrors(errors: ErrorObject[]): string[] {
+  const problems = new Set<string>();
+  for (const e of errors) {
+    const at = e.instancePath.split('/').slice(1).map(unescapePointer);
+    const problem = (describe[e.keyword] ?? ((p: string[]) => `${where(p)}: ${e.message ?? e.keyword}`))(at, e);
+    if (problem !== undefined) problems.add(problem);
+  }
+  return [...problems];
+}
+
+function unescapePointer(segment: string): string {
+  return segment.replaceAll('~1', '/').replaceAll('~0', '~');
+}

@@ -43,7 +43,7 @@ describe('parseConfig', () => {
   });
 
   it('names unknown keys with their path', () => {
-    expect(problems({ trust: { sourceDirs: '/x' }, bogus: 1 })).toEqual(['unknown key trust.sourceDirs', 'unknown key bogus']);
+    expect(problems({ trust: { sourceDirs: '/x' }, bogus: 1 }).sort()).toEqual(['unknown key bogus', 'unknown key trust.sourceDirs']);
   });
 
   it('names keys with wrong types', () => {
@@ -61,6 +61,24 @@ describe('parseConfig', () => {
 
   it('refuses a backup dir inside a source', () => {
     expect(problems({ backup: { dir: '/cpaas/minio/backup' } })[0]).toMatch(/backup.dir.*inside backup.sources.minio/);
+  });
+
+  it('says what is wrong in words an operator can act on', () => {
+    expect(problems({ server: { auth: { mode: 'oidc' } } })).toEqual(['server.auth.mode: unknown mode "oidc"']);
+    expect(problems({ server: { tls: { mode: 'files', certFile: '/c' } } })).toEqual(['server.tls.keyFile: is required']);
+    expect(problems({ pull: { runtime: 'docker' } })).toEqual(['pull.runtime: must be one of "auto", "nerdctl", "crictl", "ctr"']);
+    expect(problems({ backup: { sources: { MinIO: '/m' } } })).toEqual(['backup.sources.MinIO: name must match ^[a-z0-9][a-z0-9-]{0,62}$']);
+    expect(problems({ hosts: { services: [{ namespace: 'a' }] } })).toEqual(['hosts.services.0.name: is required']);
+    expect(problems({ backup: { minFreePercent: 100 } })).toEqual(['backup.minFreePercent: must be <= 99']);
+    expect(problems([1])).toEqual(['(top level): must be object']);
+  });
+
+  it('leaves the document it was given as it was, and fills the auth audiences default', () => {
+    const raw = { server: { auth: { mode: 'kubernetes' } } };
+    const c = parseConfig(raw, {});
+    expect(raw).toEqual({ server: { auth: { mode: 'kubernetes' } } });
+    expect(c.server.auth).toEqual({ mode: 'kubernetes', audiences: [] });
+    expect(parseConfig(null, {}).server.listen).toBe('0.0.0.0:9443');
   });
 
   it('requires certFile and keyFile for tls files mode', () => {

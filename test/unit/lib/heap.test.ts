@@ -51,6 +51,28 @@ describe('createHeapTrimmer', () => {
     expect(gc).toHaveBeenCalledTimes(5);
   });
 
+  it('during a burst, also trims once the heap has grown busyGrowthBytes since the last trim', () => {
+    vi.useFakeTimers();
+    let heap = 10 << 20;
+    const gc = vi.fn(() => {
+      heap = 10 << 20;
+    });
+    const trimmer = createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000, busyGrowthBytes: 2 << 20, gc, usedHeap: () => heap });
+    // Each poke follows 0.5 MiB of garbage: the fourth reaches 2 MiB.
+    for (let i = 1; i <= 3; i++) {
+      heap += 512 << 10;
+      trimmer.poke();
+    }
+    expect(gc).not.toHaveBeenCalled();
+    heap += 512 << 10;
+    trimmer.poke();
+    expect(gc).toHaveBeenCalledTimes(1);
+    heap += 1 << 20;
+    trimmer.poke();
+    expect(gc).toHaveBeenCalledTimes(1);
+    trimmer.stop();
+  });
+
   it('trim() runs at once; without an exposed gc nothing happens', () => {
     const gc = vi.fn();
     createHeapTrimmer({ quietMs: 5000, busyEveryMs: 60_000, gc }).trim();
