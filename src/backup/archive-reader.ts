@@ -1,72 +1,59 @@
-import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
-import tarStream, { type Header } from 'tar-stream';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { TarParser, type TarMember } from './tar-parser.js';
 
-export interface ArchiveMember {
-  readonly name: string;
-  readonly type: string;
-  readonly size: number;
-  readonly linkname?: string;
-  /** sha256 of a regular file's content; for a hard link, that of its target. */
-  readonly sha256?: string;
-}
+/** A member as the backup checks it; for a hard link, `sha256` is that of its target. */
+export type ArchiveMember = TarMember;
 
 /**
  * Parses the tar stream as it is written (no second read of the source):
  * every member is reported with the sha256 of its content. `onMember` may
- * return a promise (a manifest write), which holds the parser: backpressure.
+ * return a promise (a manifest write): the next chunk waits for it, which
+ * is the backpressure; a chunk is at most 1 MiB, so the members of one
+ * chunk are what is held meanwhile.
  */
 export function createArchiveReader(
   onMember: (m: ArchiveMember) => unknown,
   linkTargets: ReadonlySet<string> = new Set(),
 ): Writable {
-  // The parser may lag 1 MiB behind the tee (streamx's 16 KiB default made every chunk wait for it).
-  const extract = tarStream.extract({ highWaterMark: 1 << 20 });
   // Hard-link targets' hashes, so a link's manifest line needs no second read.
   const hashes = new Map<string, string>();
-  extract.on('entry', (header, stream, next) => {
-    const isFile = header.type === 'file' || header.type === 'contiguous-file';
-    // A small file usually comes whole in one chunk: hashed in one call, no Hash object.
-    let whole: string | undefined;
-    let hash: Hash | undefined;
-    stream.on('data', (data: unknown) => {
-      if (!isFile) return;
-      const chunk = data as Buffer;
-      if (hash === undefined && chunk.length === header.size) whole = hashOnce('sha256', chunk);
-      else (hash ??= createHash('sha256')).update(chunk);
-    });
-    stream.on('end', () => {
-      const sha256 = isFile ? (whole ?? hash?.digest('hex') ?? emptySha256) : linkHash(header, hashes);
-      const member = toMember(header, sha256);
-      if (member.sha256 !== undefined && linkTargets.has(member.name)) hashes.set(member.name, member.sha256);
-      // No promise per member unless the consumer needs to hold the parser.
-      const held = onMember(member);
-      if (held instanceof Promise)
-        held.then(() => {
-          next();
-        }, next);
-      else next();
-    });
-    // A truncated stream (tar killed) errors the entry too; the extract itself reports it.
-    stream.on('error', () => undefined);
-    stream.resume();
+  let held: Promise<unknown> | undefined;
+  const parser = new TarParser((m) => {
+    const sha256 = m.type === 'link' && m.linkname !== undefined ? hashes.get(m.linkname) : undefined;
+    const member = sha256 === undefined ? m : { ...m, sha256 };
+    if (member.sha256 !== undefined && linkTargets.has(member.name)) hashes.set(member.name, member.sha256);
+    const wait = onMember(member);
+    if (wait instanceof Promise) held = held === undefined ? wait : Promise.all([held, wait]);
   });
-  // tar-stream 3 is built on streamx, whose writable has the same write/drain/finish contract.
-  return extract as unknown as Writable;
-}
-
-const emptySha256 = createHash('sha256').digest('hex');
-
-function linkHash(header: Header, hashes: ReadonlyMap<string, string>): string | undefined {
-  return header.type === 'link' && header.linkname ? hashes.get(header.linkname) : undefined;
-}
-
-function toMember(header: Header, sha256: string | undefined): ArchiveMember {
-  return {
-    name: header.name,
-    type: header.type,
-    size: header.size,
-    ...(header.linkname ? { linkname: header.linkname } : {}),
-    ...(sha256 === undefined ? {} : { sha256 }),
-  };
+  return new Writable({
+    highWaterMark: 1 << 20,
+    write(chunk: Buffer, _encoding, callback) {
+      try {
+        parser.push(chunk);
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      const wait = held;
+      held = undefined;
+      if (wait === undefined) callback();
+      else
+        wait.then(
+          () => {
+            callback();
+          },
+          (err: unknown) => {
+            callback(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+    },
+    final(callback) {
+      try {
+        parser.end();
+        callback();
+      } catch (err) {
+        callback(err as Error);
+      }
+    },
+  });
 }

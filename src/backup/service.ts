@@ -199,7 +199,7 @@ export async function createBackupService(deps: BackupServiceDeps) {
 }
 
 /**
- * The tar pipeline (execa, tar-stream, the verifier) is loaded at the first
+ * The tar pipeline (execa, the tar parser, the verifier) is loaded at the first
  * backup, not at start: the agent is resident on every node and most never
  * run a backup, and those modules are about 4 MiB of its idle RSS.
  */
