@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { asError } from '../lib/errors.js';
 import { TarParser, type TarMember } from './tar-parser.js';
 
 /** A member as the backup checks it; for a hard link, `sha256` is that of its target. */
@@ -31,7 +32,7 @@ export function createArchiveReader(
       try {
         parser.push(chunk);
       } catch (err) {
-        callback(err as Error);
+        callback(asError(err));
         return;
       }
       const wait = held;
@@ -43,7 +44,7 @@ export function createArchiveReader(
             callback();
           },
           (err: unknown) => {
-            callback(err instanceof Error ? err : new Error(String(err)));
+            callback(asError(err));
           },
         );
     },
@@ -52,7 +53,7 @@ export function createArchiveReader(
         parser.end();
         callback();
       } catch (err) {
-        callback(err as Error);
+        callback(asError(err));
       }
     },
   });

@@ -59,8 +59,8 @@ export class TarParser {
   private padLeft = 0;
   private current: { name: string; type: string; size: number; linkname?: string } | undefined;
   private hash: Hash | undefined;
-  /** A long name, long link or pax header being gathered. */
-  private meta: Buffer[] | undefined;
+  /** A long name, long link or pax header being gathered: its type and data so far. */
+  private meta: { type: string; parts: Buffer[] } | undefined;
   private pendingName: string | undefined;
   private pendingLink: string | undefined;
   private pendingSize: number | undefined;
@@ -111,7 +111,7 @@ export class TarParser {
     const n = Math.min(this.dataLeft, chunk.length - off);
     const cur = this.current;
     if (this.meta !== undefined) {
-      this.meta.push(Buffer.from(chunk.subarray(off, off + n)));
+      this.meta.parts.push(Buffer.from(chunk.subarray(off, off + n)));
     } else if (cur !== undefined && isFile(cur.type)) {
       if (this.hash === undefined && n === cur.size) {
         this.dataLeft = 0;
@@ -127,7 +127,7 @@ export class TarParser {
 
   private afterData(): void {
     if (this.meta !== undefined) {
-      this.onMeta(Buffer.concat(this.meta));
+      this.onMeta(this.meta.type, Buffer.concat(this.meta.parts));
       return;
     }
     const cur = this.current;
@@ -161,8 +161,7 @@ export class TarParser {
     this.padLeft = (block - (size % block)) % block;
     if (metaTypes.has(type)) {
       if (size > maxMetaBytes) throw new TarFormatError(`a ${type} member of ${size} bytes: the archive is corrupt`);
-      this.metaType = type;
-      this.meta = [];
+      this.meta = { type, parts: [] };
     } else this.current = this.member(buf, at, type, size);
     if (size === 0) this.afterData();
   }
@@ -180,13 +179,11 @@ export class TarParser {
     return linkname === '' ? { name, type, size } : { name, type, size, linkname };
   }
 
-  private metaType = '';
-
-  private onMeta(data: Buffer): void {
+  private onMeta(type: string, data: Buffer): void {
     this.meta = undefined;
-    if (this.metaType === 'gnu-long-path') this.pendingName = cString(data);
-    else if (this.metaType === 'gnu-long-link-path') this.pendingLink = cString(data);
-    else if (this.metaType === 'pax-header') {
+    if (type === 'gnu-long-path') this.pendingName = cString(data);
+    else if (type === 'gnu-long-link-path') this.pendingLink = cString(data);
+    else if (type === 'pax-header') {
       for (const [key, value] of paxRecords(data)) {
         if (key === 'path') this.pendingName = value;
         else if (key === 'linkpath') this.pendingLink = value;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { errnoCode, errorMessage } from '../lib/errors.js';
+import { asError, errnoCode, errorMessage } from '../lib/errors.js';
 import { createStreamGc } from '../lib/heap.js';
 import { BackupFailure } from './job.js';
 import { lastTarError, tarRanOutOfSpace } from './tar-messages.js';
@@ -241,10 +241,6 @@ async function onPath(command: string): Promise<boolean> {
     }
   }
   return false;
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 function streamFailure(err: unknown): BackupFailure {

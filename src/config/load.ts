@@ -39,9 +39,7 @@ export async function loadConfig(file: string | undefined, env: ConfigEnv): Prom
 /** Validates an already-parsed document (YAML or JSON) against the schema. */
 export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Config {
   const result = validateConfigDocument(raw);
-  if (result.problems !== undefined) {
-    throw new ConfigError(`invalid configuration in ${origin}:\n  ${result.problems.join('\n  ')}`, result.problems);
-  }
+  if (result.problems !== undefined) throw invalidConfig(origin, result.problems);
   const data = result.config;
   const nodeName = data.nodeName ?? nonEmpty(env.NODE_NAME) ?? hostname();
   const config: Config = {
@@ -53,10 +51,12 @@ export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Co
     ...podFromEnv(env),
   };
   const problems = crossChecks(config);
-  if (problems.length > 0) {
-    throw new ConfigError(`invalid configuration in ${origin}:\n  ${problems.join('\n  ')}`, problems);
-  }
+  if (problems.length > 0) throw invalidConfig(origin, problems);
   return deepFreeze(config);
+}
+
+function invalidConfig(origin: string, problems: string[]): ConfigError {
+  return new ConfigError(`invalid configuration in ${origin}:\n  ${problems.join('\n  ')}`, problems);
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

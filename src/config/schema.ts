@@ -129,6 +129,9 @@ function closed(properties: Record<string, object>, required: string[] = [], def
   return { type: 'object', properties, required, additionalProperties: false, ...(defaults === undefined ? {} : { default: defaults }) };
 }
 
+/** A backup source's name, the API's `source`. */
+const sourceNamePattern = '^[a-z0-9][a-z0-9-]{0,62}$';
+
 const serviceRef = closed({ namespace: text, name: text }, ['namespace', 'name']);
 
 /**
@@ -189,7 +192,7 @@ export const configJsonSchema = closed({
     {
       sources: {
         type: 'object',
-        propertyNames: { pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+        propertyNames: { pattern: sourceNamePattern },
         additionalProperties: text,
         default: { minio: '/cpaas/minio' },
       },
@@ -235,7 +238,7 @@ export function validateConfigDocument(raw: unknown): { config: FileConfig; prob
 const describe: Partial<Record<string, (at: string[], e: ErrorObject) => string | undefined>> = {
   additionalProperties: (at, e) => `unknown key ${[...at, String(e.params.additionalProperty)].join('.')}`,
   required: (at, e) => `${[...at, String(e.params.missingProperty)].join('.')}: is required`,
-  propertyNames: (at, e) => `${[...at, String(e.params.propertyName)].join('.')}: name must match ^[a-z0-9][a-z0-9-]{0,62}$`,
+  propertyNames: (at, e) => `${[...at, String(e.params.propertyName)].join('.')}: name must match ${sourceNamePattern}`,
   // The name's own pattern error comes with propertyNames, which says it better.
   pattern: (at, e) => (e.propertyName === undefined ? `${where(at)}: ${e.message ?? 'must match a pattern'}` : undefined),
   enum: (at, e) => `${where(at)}: must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,

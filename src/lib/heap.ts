@@ -11,6 +11,11 @@ export function exposedGc(): GcFunction | undefined {
   return (globalThis as { gc?: GcFunction }).gc;
 }
 
+/** V8's used heap, the figure both GC policies below watch. */
+function usedHeapBytes(): number {
+  return getHeapStatistics().used_heap_size;
+}
+
 export interface HeapTrimmer {
   /** Trims now (after start-up: its modules and config parsing leave garbage). */
   trim(): void;
@@ -41,7 +46,7 @@ export function createHeapTrimmer(options: {
   usedHeap?: () => number;
 }): HeapTrimmer {
   const gc = options.gc ?? exposedGc();
-  const usedHeap = options.usedHeap ?? (() => getHeapStatistics().used_heap_size);
+  const usedHeap = options.usedHeap ?? usedHeapBytes;
   const growth = options.busyGrowthBytes ?? 2 << 20;
   let lastTrim = Date.now();
   let heapAfterTrim = gc === undefined ? 0 : usedHeap();
@@ -91,7 +96,7 @@ export const majorAfterGrowth = 24 << 20;
  */
 export function createStreamGc(
   gc: GcFunction | undefined = exposedGc(),
-  usedHeap: () => number = () => getHeapStatistics().used_heap_size,
+  usedHeap: () => number = usedHeapBytes,
 ): ((bytes: number) => void) | undefined {
   if (gc === undefined) return undefined;
   let since = 0;
