@@ -4,7 +4,7 @@ import { rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../lib/errors.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fs-atomic.js';
-import { createArchiveReader, type ArchiveMember } from './archive-reader.js';
+import { createArchiveSink, type ArchiveMember } from './archive-reader.js';
 import { BackupFailure, type BackupVerification } from './job.js';
 import { sha256sumLine } from './manifest.js';
 import { parseChangedMembers } from './tar-messages.js';
@@ -74,7 +74,7 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
   const tar = await runTar({
     sourceDir: input.sourceDir,
     partialPath: paths.partial,
-    reader: createArchiveReader(onMember, input.before.linkTargets),
+    reader: createArchiveSink(onMember, input.before.linkTargets),
     signal: input.signal,
     onBytes: (n) => {
       bytesDone = n;

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { constants } from 'node:fs';
 import { access, open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { asError, errnoCode, errorMessage } from '../lib/errors.js';
 import { createStreamGc } from '../lib/heap.js';
+import type { ArchiveSink } from './archive-reader.js';
 import { BackupFailure } from './job.js';
 import { lastTarError, tarRanOutOfSpace } from './tar-messages.js';
 import { memberPrefix } from './walk.js';
@@ -17,8 +16,9 @@ export interface TarRunOptions {
   /** Where tar writes the archive (`<name>.partial`); fsynced when `durable` settles. */
   readonly partialPath: string;
   /** Receives the archive's bytes in order (the archive parser). */
-  readonly reader: Writable;
+  readonly reader: ArchiveSink;
   readonly signal: AbortSignal;
+  /** After each read is hashed and parsed: the archive's bytes so far. */
   readonly onBytes?: (total: number) => void;
 }
 
@@ -129,14 +129,23 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
  * (a short wait when caught up, so reads stay large; what there is when tar
  * has been slow for 50 ms, so progress never stalls), the rest once tar has
  * exited. Each read goes to the archive hash and then to the parser, whose
- * backpressure (a manifest write, its 1 MiB lag) holds the next read.
+ * backpressure (a manifest write) holds the next read.
+ *
+ * Two buffers, allocated once: the next read fills one (on libuv's thread
+ * pool, a page-cache copy) while the main thread hashes and parses the
+ * other, so the main thread, the stream's bottleneck, never waits for a
+ * read; and no buffer is allocated, faulted in and collected per read.
  */
 function follow(file: FileHandle, o: TarRunOptions, tarExited: () => boolean) {
   const hash = createHash('sha256');
-  // Each read is a fresh buffer (the parser keeps views of it); forced GCs where
-  // `gc` is exposed free them promptly, which keeps the agent's RSS flat (lib/heap.ts).
   const collect = createStreamGc();
+  let filling = Buffer.allocUnsafeSlow(readBytes);
+  let spare = Buffer.allocUnsafeSlow(readBytes);
+  /** Bytes hashed and parsed. */
   let pos = 0;
+  /** Bytes read (at most one read ahead of `pos`). */
+  let readTo = 0;
+  let lastRead = performance.now();
   let flushedTo = 0;
   let syncing: Promise<void> | undefined;
   let syncFailure: Error | undefined;
@@ -154,51 +163,49 @@ function follow(file: FileHandle, o: TarRunOptions, tarExited: () => boolean) {
       },
     );
   };
-  const readAt = async (want: number): Promise<number> => {
-    const buf = Buffer.allocUnsafeSlow(want);
-    const { bytesRead } = await file.read(buf, 0, want, pos);
-    if (bytesRead === 0) return 0;
-    const chunk = bytesRead === want ? buf : buf.subarray(0, bytesRead);
-    hash.update(chunk);
-    pos += bytesRead;
-    o.onBytes?.(pos);
-    collect?.(bytesRead);
-    if (!o.reader.write(chunk)) await once(o.reader, 'drain');
-    startWriteback();
-    return bytesRead;
+  const readInto = async (buf: Buffer, want: number): Promise<Buffer | undefined> => {
+    const { bytesRead } = await file.read(buf, 0, want, readTo);
+    if (bytesRead === 0) return undefined;
+    readTo += bytesRead;
+    lastRead = performance.now();
+    return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+  };
+  /** The next chunk of the archive in `buf`, or undefined at its end (tar exited, all read). */
+  const nextChunk = async (buf: Buffer): Promise<Buffer | undefined> => {
+    for (;;) {
+      if (o.signal.aborted) return undefined;
+      // tar is done: whatever is in the file is the whole archive.
+      if (tarExited()) return readInto(buf, readBytes);
+      const { size } = await file.stat();
+      const ready = size - readTo;
+      // Full reads while tar is ahead; what there is once tar has been slow for a while.
+      if (ready >= readBytes || (ready > 0 && performance.now() - lastRead >= slowTarMs)) return readInto(buf, Math.min(ready, readBytes));
+      await sleep(catchUpWaitMs);
+    }
   };
   const run = async () => {
-    let lastRead = performance.now();
-    let readerError: Error | undefined;
-    o.reader.on('error', (err: unknown) => {
-      readerError ??= asError(err);
-    });
-    // The reader's error arrives from an event: read it through a call, not a narrowed local.
-    const failed = (): Error | undefined => readerError ?? syncFailure;
-    for (;;) {
-      const failure = failed();
-      if (failure !== undefined) throw failure;
-      if (o.signal.aborted) return;
-      if (!tarExited()) {
-        const { size } = await file.stat();
-        const ready = size - pos;
-        // Full reads while tar is ahead; what there is once tar has been slow for a while.
-        if (ready >= readBytes || (ready > 0 && performance.now() - lastRead >= slowTarMs)) {
-          await readAt(Math.min(ready, readBytes));
-          lastRead = performance.now();
-        } else await sleep(catchUpWaitMs);
-        continue;
+    let next = nextChunk(filling);
+    try {
+      for (;;) {
+        const chunk = await next;
+        if (chunk === undefined) break;
+        [filling, spare] = [spare, filling];
+        next = nextChunk(filling);
+        hash.update(chunk);
+        pos += chunk.length;
+        const held = o.reader.push(chunk);
+        o.onBytes?.(pos);
+        collect?.(chunk.length);
+        startWriteback();
+        if (held !== undefined) await held;
+        if (syncFailure !== undefined) throw syncFailure;
       }
-      // tar is done: whatever is in the file is the whole archive.
-      while ((await readAt(readBytes)) > 0) {
-        const failure = failed();
-        if (failure !== undefined) throw failure;
-      }
-      const finished = once(o.reader, 'finish');
-      o.reader.end();
-      await finished;
-      return;
+    } finally {
+      // A read still in flight when this ends early: nothing waits for it.
+      next.catch(() => undefined);
     }
+    if (o.signal.aborted) return;
+    o.reader.end();
   };
   return {
     done: run(),

@@ -74,25 +74,24 @@ export function createHeapTrimmer(options: {
   };
 }
 
-/** Stream bytes between two forced scavenges (see createStreamGc). */
-export const scavengeEvery = 8 << 20;
+/** Stream bytes between two looks at the heap (see createStreamGc). */
+export const heapCheckEvery = 8 << 20;
 /** Heap growth since the last full GC that triggers the next one (see createStreamGc). */
 export const majorAfterGrowth = 24 << 20;
 
 /**
- * Keeps a long stream's memory flat, where `gc` is exposed; returns
- * undefined elsewhere (V8 decides alone). Call it with each chunk's size.
+ * Keeps a long stream's heap flat, where `gc` is exposed; returns undefined
+ * elsewhere (V8 decides alone). Call it with each chunk's size.
  *
- * - Every `scavengeEvery` bytes, a scavenge of the young generation (well
- *   under a millisecond at the image's 1 MiB semi-space). A big file's
- *   stream allocates so little on the JS heap that V8 scavenged only about
- *   every 50 MiB, and every pipe read's buffer, long since copied and
- *   hashed, waited for it: 50–60 MiB of dead buffers in RSS.
- * - When the heap has grown `majorAfterGrowth` since the last full GC, a
- *   full GC. Objects that outlive two scavenges of a 1 MiB young generation
- *   (the manifest lines gathered for a 64 KiB write, for one) die in old
- *   space, and in the agent V8 let them pile up: its heap grew 60 MiB over
- *   200,000 files. A full GC of the live heap takes a few tens of ms.
+ * Every `heapCheckEvery` bytes it looks at the heap, and when it has grown
+ * `majorAfterGrowth` since the last full GC, runs one. Objects that outlive
+ * two scavenges of the image's 1 MiB young generation die in old space, and
+ * V8 lets them pile up until its old-space limit: on 200,000 files the heap
+ * grew 60 MiB. A full GC of the live heap takes a few tens of ms.
+ *
+ * (The stream's read buffers are allocated once and reused, so there are no
+ * dead buffers waiting for a scavenge: an earlier version forced one every
+ * 8 MiB for them.)
  */
 export function createStreamGc(
   gc: GcFunction | undefined = exposedGc(),
@@ -103,9 +102,8 @@ export function createStreamGc(
   let base = usedHeap();
   return (bytes) => {
     since += bytes;
-    if (since < scavengeEvery) return;
+    if (since < heapCheckEvery) return;
     since = 0;
-    gc({ type: 'minor', execution: 'sync' });
     if (usedHeap() - base < majorAfterGrowth) return;
     gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     base = usedHeap();

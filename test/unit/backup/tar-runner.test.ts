@@ -3,9 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createArchiveReader, type ArchiveMember } from '../../../src/backup/archive-reader.js';
+import { createArchiveSink, type ArchiveMember } from '../../../src/backup/archive-reader.js';
 import { BackupFailure } from '../../../src/backup/job.js';
 import { readBytes, runTar, writebackEvery } from '../../../src/backup/tar-runner.js';
 
@@ -37,7 +36,7 @@ describe('runTar', () => {
     const result = await runTar({
       sourceDir: src,
       partialPath: partial,
-      reader: createArchiveReader((m) => members.push(m)),
+      reader: createArchiveSink((m) => members.push(m)),
       signal: new AbortController().signal,
     });
     await result.durable;
@@ -58,7 +57,7 @@ describe('runTar', () => {
     const failure = await runTar({
       sourceDir: path.join(root, 'no-such-source'),
       partialPath: partial,
-      reader: createArchiveReader(() => undefined),
+      reader: createArchiveSink(() => undefined),
       signal: new AbortController().signal,
     }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(BackupFailure);
@@ -78,7 +77,7 @@ describe('runTar', () => {
       const failure = await runTar({
         sourceDir: src,
         partialPath: path.join(small, 'out.tar.partial'),
-        reader: createArchiveReader(() => undefined),
+        reader: createArchiveSink(() => undefined),
         signal: new AbortController().signal,
       }).catch((e: unknown) => e);
       expect(failure).toMatchObject({ code: 'NO_SPACE' });
@@ -93,11 +92,12 @@ describe('runTar', () => {
     const src = path.join(root, 'src');
     await mkdir(src);
     for (let i = 0; i < 4; i++) await writeFile(path.join(src, `f${i}`), randomBytes(4 << 20));
-    const broken = new Writable({
-      write(_chunk, _enc, cb) {
-        cb(new Error('parser says no'));
+    const broken = {
+      push(): undefined {
+        throw new Error('parser says no');
       },
-    });
+      end() {},
+    };
     const started = performance.now();
     const failure = await runTar({ sourceDir: src, partialPath: path.join(root, 'out.tar.partial'), reader: broken, signal: new AbortController().signal }).catch((e: unknown) => e);
     expect(failure).toMatchObject({ code: 'TAR_FAILED' });
@@ -114,7 +114,7 @@ describe('runTar', () => {
     const failure = await runTar({
       sourceDir: src,
       partialPath: path.join(root, 'out.tar.partial'),
-      reader: createArchiveReader(() => undefined),
+      reader: createArchiveSink(() => undefined),
       signal: abort.signal,
       onBytes: (n) => {
         seen = n;

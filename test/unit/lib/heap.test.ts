@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createHeapTrimmer, createStreamGc, majorAfterGrowth, scavengeEvery } from '../../../src/lib/heap.js';
+import { createHeapTrimmer, createStreamGc, heapCheckEvery, majorAfterGrowth } from '../../../src/lib/heap.js';
 
 describe('createHeapTrimmer', () => {
   afterEach(() => {
@@ -88,32 +88,37 @@ describe('createStreamGc', () => {
     expect(createStreamGc(undefined)).toBeUndefined();
   });
 
-  it('scavenges every scavengeEvery bytes, and runs a full GC only once the heap grew majorAfterGrowth', () => {
+  it('looks at the heap every heapCheckEvery bytes, and runs a full GC only once it grew majorAfterGrowth', () => {
     const calls: string[] = [];
     let heap = 100 << 20;
+    let looks = 0;
     const collect = createStreamGc(
       (o) => {
         calls.push(o.type);
         // A full GC drops the heap back to its live size.
         if (o.type === 'major') heap = 110 << 20;
       },
-      () => heap,
+      () => {
+        looks += 1;
+        return heap;
+      },
     );
     expect(collect).toBeDefined();
-    collect?.(scavengeEvery - 1);
-    expect(calls).toEqual([]);
+    looks = 0;
+    // The heap grows, but not yet enough for a full GC; and between checks it is not looked at.
+    heap += majorAfterGrowth;
+    collect?.(heapCheckEvery - 1);
+    expect(looks).toBe(0);
+    heap -= 1;
     collect?.(1);
-    expect(calls).toEqual(['minor']);
-    // The heap grows, but not yet enough for a full GC.
-    heap += majorAfterGrowth - 1;
-    collect?.(scavengeEvery);
-    expect(calls).toEqual(['minor', 'minor']);
+    expect(looks).toBe(1);
+    expect(calls).toEqual([]);
     heap += 1;
-    collect?.(scavengeEvery);
-    expect(calls).toEqual(['minor', 'minor', 'minor', 'major']);
+    collect?.(heapCheckEvery);
+    expect(calls).toEqual(['major']);
     // Growth is measured from the heap after that full GC (110 MiB), not from the start.
     heap = (110 << 20) + majorAfterGrowth - 1;
-    collect?.(scavengeEvery);
-    expect(calls.filter((c) => c === 'major')).toHaveLength(1);
+    collect?.(heapCheckEvery);
+    expect(calls).toEqual(['major']);
   });
 });
