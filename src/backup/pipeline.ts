@@ -1,14 +1,12 @@
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode } from '../lib/errors.js';
+import { errnoCode, errorMessage } from '../lib/errors.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { createArchiveSink, type ArchiveMember } from './archive-reader.js';
 import { BackupFailure, type BackupVerification } from './job.js';
-import { sha256sumLine } from './manifest.js';
+import { ManifestFile, sha256sumLine } from './manifest.js';
 import { parseChangedMembers } from './tar-messages.js';
-import { runTar } from './tar-runner.js';
+import { runTar, type TarRunResult } from './tar-runner.js';
 import { ArchiveCheck, relativeOf, verifyBackup } from './verify.js';
 import { memberPrefix, walkChanges, type SourceWalk } from './walk.js';
 
@@ -53,47 +51,60 @@ export async function removePartials(archivePath: string): Promise<void> {
  * and the sidecars. Throws BackupFailure; partial files are the caller's to remove.
  */
 export async function runBackupPipeline(input: PipelineInput): Promise<PipelineResult> {
-  const paths = jobPaths(input.archivePath);
   const prefix = memberPrefix(input.sourceDir);
   const check = new ArchiveCheck(input.before, prefix);
-  const manifest = createWriteStream(paths.manifestPartial, { flush: true });
-  manifest.on('error', () => undefined);
-  // Manifest lines go out in 64 KiB writes, not one small write per member.
-  let lines = '';
-  let bytesDone = 0;
-  const onMember = (m: ArchiveMember): Promise<unknown> | undefined => {
-    check.observe(m);
-    input.onProgress({ bytesDone, filesDone: check.files });
-    if (m.sha256 === undefined) return undefined;
-    lines += sha256sumLine(m.sha256, m.name);
-    if (lines.length < 1 << 16) return undefined;
-    const full = manifest.write(lines);
-    lines = '';
-    return full ? undefined : once(manifest, 'drain');
-  };
-  const tar = await runTar({
-    sourceDir: input.sourceDir,
-    partialPath: paths.partial,
-    reader: createArchiveSink(onMember, input.before.linkTargets),
-    signal: input.signal,
-    onBytes: (n) => {
-      bytesDone = n;
-      input.onProgress({ bytesDone, filesDone: check.files });
-    },
-  }).finally(() => manifest.end(lines));
-  await once(manifest, 'close');
+  const tar = await streamArchive(input, check);
   input.onProgress({ bytesDone: tar.bytes, filesDone: check.files });
   input.onVerifying();
-  const changedByTar = parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n);
   // The second walk runs while the archive's last pages go to disk.
   const [changedByWalk] = await Promise.all([walkAfter(input.sourceDir, input.before), tar.durable]);
-  const changed = [...changedByWalk, ...changedByTar];
+  // tar's own "file changed as we read it" are changes too.
+  const changed = [...changedByWalk, ...parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n)];
   const outcome = verifyBackup({ before: input.before, check, archiveBytes: tar.bytes, changed, allowChanges: input.allowChanges });
   const archive = { bytes: tar.bytes, sha256: tar.sha256 };
   if (outcome.failure !== undefined)
     throw new BackupFailure(outcome.failure.code, outcome.failure.message, { verification: outcome.verification, archive });
   await publish(input.archivePath, tar.sha256);
   return { archive, verification: outcome.verification };
+}
+
+/**
+ * tar's archive into `<name>.partial`, parsed as it is written: every member
+ * checked against the first walk and every file's line written to
+ * `<name>.manifest.partial`.
+ */
+async function streamArchive(input: PipelineInput, check: ArchiveCheck): Promise<TarRunResult> {
+  const paths = jobPaths(input.archivePath);
+  const manifest = new ManifestFile(paths.manifestPartial);
+  const onMember = (m: ArchiveMember): Promise<unknown> | undefined => {
+    check.observe(m);
+    return m.sha256 === undefined ? undefined : manifest.add(m.sha256, m.name);
+  };
+  const tar = runTar({
+    sourceDir: input.sourceDir,
+    partialPath: paths.partial,
+    reader: createArchiveSink(onMember, input.before.linkTargets),
+    signal: input.signal,
+    // Progress per read of the archive (up to 1 MiB), not per member.
+    onBytes: (n) => {
+      input.onProgress({ bytesDone: n, filesDone: check.files });
+    },
+  });
+  const closed = tar.then(
+    () => manifest.close(),
+    // tar's failure is the one reported; the manifest is only closed.
+    () => manifest.close().catch(() => undefined),
+  );
+  const result = await tar;
+  await closed.catch((err: unknown) => {
+    throw manifestFailure(err);
+  });
+  return result;
+}
+
+function manifestFailure(err: unknown): BackupFailure {
+  if (errnoCode(err) === 'ENOSPC') return new BackupFailure('NO_SPACE', 'the backup filesystem ran out of space while writing the manifest', { cause: err });
+  return new BackupFailure('INTERNAL', `the manifest could not be written: ${errorMessage(err)}`, { cause: err });
 }
 
 /** Changed paths from the second walk; the whole source when it vanished. */

@@ -57,7 +57,7 @@ export class TarParser {
   /** Data bytes of the current member still to come, then padding to skip. */
   private dataLeft = 0;
   private padLeft = 0;
-  private current: { name: string; type: string; size: number; linkname?: string } | undefined;
+  private current: { name: string; type: string; size: number; linkname?: string; sha256?: string } | undefined;
   private hash: Hash | undefined;
   /** A long name, long link or pax header being gathered: its type and data so far. */
   private meta: { type: string; parts: Buffer[] } | undefined;
@@ -142,7 +142,8 @@ export class TarParser {
     this.current = undefined;
     this.hash = undefined;
     if (cur === undefined) return;
-    this.onMember(sha256 === undefined ? cur : { ...cur, sha256 });
+    if (sha256 !== undefined) cur.sha256 = sha256;
+    this.onMember(cur);
   }
 
   private onHeader(buf: Buffer, at: number): void {
@@ -167,7 +168,7 @@ export class TarParser {
   }
 
   /** The member a header starts, with the long name or link a GNU or pax header gave it. */
-  private member(buf: Buffer, at: number, type: string, size: number): { name: string; type: string; size: number; linkname?: string } {
+  private member(buf: Buffer, at: number, type: string, size: number): { name: string; type: string; size: number; linkname?: string; sha256?: string } {
     let name = this.pendingName ?? readString(buf, at, 100);
     if (this.pendingName === undefined && isUstar(buf, at)) {
       const prefix = readString(buf, at + 345, 155);

@@ -6,10 +6,15 @@ export const maxListed = 1000;
 
 /** The source-relative path of an archive member name, or undefined when outside the source. */
 export function relativeOf(prefix: string, name: string): string | undefined {
-  const bare = name.replace(/\/+$/, '');
-  if (bare === prefix) return '';
-  return bare.startsWith(`${prefix}/`) ? bare.slice(prefix.length + 1) : undefined;
+  // Called for every archive member: no regex, one slice.
+  let end = name.length;
+  while (end > 0 && name.charCodeAt(end - 1) === slash) end--;
+  if (!name.startsWith(prefix)) return undefined;
+  if (end === prefix.length) return '';
+  return end > prefix.length + 1 && name.charCodeAt(prefix.length) === slash ? name.slice(prefix.length + 1, end) : undefined;
 }
+
+const slash = 0x2f;
 
 const tarTypes: Readonly<Record<string, WalkEntry['type']>> = {
   file: 'file',

@@ -1,6 +1,9 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archiveName, capHistory, failJob, interruptedJob, newJobId, type BackupJob } from '../../../src/backup/job.js';
-import { sha256sumLine } from '../../../src/backup/manifest.js';
+import { ManifestFile, ManifestLines, sha256sumLine } from '../../../src/backup/manifest.js';
 import { planSpace } from '../../../src/backup/preflight.js';
 import { lastTarError, parseChangedMembers, unescapeTarName } from '../../../src/backup/tar-messages.js';
 
@@ -44,6 +47,57 @@ describe('sidecar lines', () => {
   it('writes sha256sum lines, escaping backslashes and newlines as coreutils does', () => {
     expect(sha256sumLine('ab', 'a b/é')).toBe('ab  a b/é\n');
     expect(sha256sumLine('ab', 'a\\b\nc')).toBe('\\ab  a\\\\b\\nc\n');
+  });
+
+  it('gathers manifest lines in 64 KiB buffers holding exactly the sha256sum lines, in order', () => {
+    const lines = new ManifestLines();
+    const out: Buffer[] = [];
+    const expected: string[] = [];
+    const hex = 'a'.repeat(64);
+    // Plain, non-ASCII, escaped and very long names, enough of them to fill several buffers.
+    const names = Array.from({ length: 3000 }, (_, i) =>
+      i % 997 === 5 ? `long/${'n'.repeat(30_000)}` : i % 101 === 7 ? `we\\ird\nname ${i}` : `cpaas/minio/bucket/é objet-${i}/xl.meta`,
+    );
+    for (const name of names) {
+      expected.push(sha256sumLine(hex, name));
+      const full = lines.add(hex, name);
+      if (full !== undefined) out.push(full);
+    }
+    out.push(lines.take());
+    expect(out.length).toBeGreaterThan(4);
+    expect(Buffer.concat(out).toString('utf8')).toBe(expected.join(''));
+    expect(lines.take().length).toBe(0);
+  });
+
+  it('writes the manifest file, and fails (never hangs) when its filesystem is full', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'node-ca-manifest-'));
+    try {
+      const hex = 'b'.repeat(64);
+      const ok = new ManifestFile(path.join(dir, 'm'));
+      const expected: string[] = [];
+      for (let i = 0; i < 5000; i++) {
+        expected.push(sha256sumLine(hex, `f${i}`));
+        await ok.add(hex, `f${i}`);
+      }
+      await ok.close();
+      expect(await readFile(path.join(dir, 'm'), 'utf8')).toBe(expected.join(''));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+
+    // /dev/full: every write fails with ENOSPC. The first 64 KiB write is accepted into
+    // the stream's buffer; what follows must reject, however the lines are timed.
+    const full = new ManifestFile('/dev/full');
+    let failure: unknown;
+    for (let i = 0; i < 20_000 && failure === undefined; i++) {
+      try {
+        await full.add('c'.repeat(64), `cpaas/minio/object-${i}/xl.meta`);
+      } catch (err) {
+        failure = err;
+      }
+    }
+    expect(failure).toMatchObject({ code: 'ENOSPC' });
+    await expect(full.close()).rejects.toMatchObject({ code: 'ENOSPC' });
   });
 });
 

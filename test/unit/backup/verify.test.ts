@@ -41,6 +41,12 @@ describe('backup verification', () => {
     expect(relativeOf('cpaas/minio', 'cpaas/minio/')).toBe('');
     expect(relativeOf('cpaas/minio', 'cpaas/minio/x/y/')).toBe('x/y');
     expect(relativeOf('cpaas/minio', 'cpaas/minio2/x')).toBeUndefined();
+    expect(relativeOf('cpaas/minio', 'cpaas/minio')).toBe('');
+    expect(relativeOf('cpaas/minio', 'cpaas/minio//')).toBe('');
+    expect(relativeOf('cpaas/minio', 'cpaas/minio/a')).toBe('a');
+    expect(relativeOf('cpaas/minio', 'cpaas/minio/a b/é//')).toBe('a b/é');
+    expect(relativeOf('cpaas/minio', 'cpaas/mini')).toBeUndefined();
+    expect(relativeOf('cpaas/minio', 'other/cpaas/minio/a')).toBeUndefined();
   });
 
   it('matches when every member agrees with the walk and the size is exact', () => {
