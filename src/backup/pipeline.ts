@@ -8,7 +8,8 @@ import { ManifestFile, sha256sumLine } from './manifest.js';
 import { parseChangedMembers } from './tar-messages.js';
 import { runTar, type TarRunResult } from './tar-runner.js';
 import { ArchiveCheck, relativeOf, verifyBackup } from './verify.js';
-import { memberPrefix, walkChanges, type SourceWalk } from './walk.js';
+import { Trail } from './trail.js';
+import { memberPrefix, walkChanges, type SourceWalk, type WalkGate } from './walk.js';
 
 export interface PipelineInput {
   readonly sourceDir: string;
@@ -53,13 +54,25 @@ export async function removePartials(archivePath: string): Promise<void> {
 export async function runBackupPipeline(input: PipelineInput): Promise<PipelineResult> {
   const prefix = memberPrefix(input.sourceDir);
   const check = new ArchiveCheck(input.before, prefix);
-  const tar = await streamArchive(input, check);
+  // The second walk follows tar through the source (see walkChanges).
+  const trail = new Trail(() => check.passed);
+  const after = walkAfter(input.sourceDir, input.before, trail.gate);
+  // Awaited below; if the stream fails first, the walk's own rejection must not go unhandled.
+  after.catch(() => undefined);
+  let tar: TarRunResult;
+  try {
+    tar = await streamArchive(input, check, trail);
+  } catch (err) {
+    trail.abort(new Error('the backup failed before the second walk ended'));
+    throw err;
+  }
+  trail.end();
   input.onProgress({ bytesDone: tar.bytes, filesDone: check.files });
   input.onVerifying();
-  // The second walk runs while the archive's last pages go to disk.
-  const [changedByWalk] = await Promise.all([walkAfter(input.sourceDir, input.before), tar.durable]);
-  // tar's own "file changed as we read it" are changes too.
-  const changed = [...changedByWalk, ...parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n)];
+  // What is left of the second walk runs while the archive's last pages go to disk.
+  const [changedByWalk] = await Promise.all([after, tar.durable]);
+  // tar's own "file changed as we read it", and files created since the first walk, are changes too.
+  const changed = [...changedByWalk, ...parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n), ...check.added];
   const outcome = verifyBackup({ before: input.before, check, archiveBytes: tar.bytes, changed, allowChanges: input.allowChanges });
   const archive = { bytes: tar.bytes, sha256: tar.sha256 };
   if (outcome.failure !== undefined)
@@ -70,14 +83,15 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
 
 /**
  * tar's archive into `<name>.partial`, parsed as it is written: every member
- * checked against the first walk and every file's line written to
- * `<name>.manifest.partial`.
+ * checked against the first walk (which moves the second walk on) and every
+ * file's line written to `<name>.manifest.partial`.
  */
-async function streamArchive(input: PipelineInput, check: ArchiveCheck): Promise<TarRunResult> {
+async function streamArchive(input: PipelineInput, check: ArchiveCheck, trail: Trail): Promise<TarRunResult> {
   const paths = jobPaths(input.archivePath);
   const manifest = new ManifestFile(paths.manifestPartial);
   const onMember = (m: ArchiveMember): Promise<unknown> | undefined => {
     check.observe(m);
+    trail.poke();
     return m.sha256 === undefined ? undefined : manifest.add(m.sha256, m.name);
   };
   const tar = runTar({
@@ -108,9 +122,9 @@ function manifestFailure(err: unknown): BackupFailure {
 }
 
 /** Changed paths from the second walk; the whole source when it vanished. */
-async function walkAfter(sourceDir: string, before: SourceWalk): Promise<string[]> {
+async function walkAfter(sourceDir: string, before: SourceWalk, gate: WalkGate): Promise<string[]> {
   try {
-    return await walkChanges(sourceDir, before);
+    return await walkChanges(sourceDir, before, gate);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return [''];
     throw err;

@@ -32,6 +32,11 @@ export class ArchiveCheck {
   files = 0;
   bytes = 0;
   readonly mismatched: string[] = [];
+  /**
+   * Members the walk did not see: created after it (tar archives what is
+   * there when it lists a directory), so a change, not a verification error.
+   */
+  readonly added: string[] = [];
   private readonly seen: Uint8Array;
   /** Where the next member is expected in the walk (members come in walk order). */
   private next = 0;
@@ -52,9 +57,19 @@ export class ArchiveCheck {
     }
     const rel = relativeOf(this.prefix, header.name);
     const want = rel === undefined ? undefined : this.before.entries.get(rel, this.next);
-    if (want !== undefined) this.next = want.index + 1;
-    if (want === undefined || want.type !== type || want.size !== size) this.mismatched.push(rel ?? header.name);
+    if (want === undefined) {
+      if (rel === undefined) this.mismatched.push(header.name);
+      else this.added.push(rel);
+      return;
+    }
+    this.next = want.index + 1;
+    if (want.type !== type || want.size !== size) this.mismatched.push(rel ?? header.name);
     else this.seen[want.index] = 1;
+  }
+
+  /** How far the archive has come in walk order: every entry before this position has passed. */
+  get passed(): number {
+    return this.next;
   }
 
   /** Walked entries (sockets aside, which tar skips) that no member matched. */
@@ -69,7 +84,7 @@ export interface VerifyInput {
   readonly before: SourceWalk;
   readonly check: ArchiveCheck;
   readonly archiveBytes: number;
-  /** From both walks and from tar's own "file changed as we read it" warnings. */
+  /** From both walks, tar's own "file changed as we read it" warnings and members the first walk did not see. */
   readonly changed: readonly string[];
   readonly allowChanges: boolean;
 }

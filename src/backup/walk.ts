@@ -51,8 +51,27 @@ interface WalkState {
   manifestBytes: number;
   /** What to do with each entry: record it, or compare it with an earlier walk. */
   onEntry: (s: WalkState, rel: string, st: Stats) => void;
-  compare?: { before: SourceWalk; seen: Uint8Array; changed: string[]; next: number };
+  /** Called before an entry is looked at; the walk waits for the promise it may return. */
+  beforeEntry?: (s: WalkState, rel: string) => Promise<void> | undefined;
+  compare?: Compare;
 }
+
+interface Compare {
+  before: SourceWalk;
+  seen: Uint8Array;
+  changed: string[];
+  /** The position after the last entry found in the first walk (where the next one is expected). */
+  next: number;
+  /** The first walk's entry for the path being looked at (found in `beforeEntry`). */
+  current: WalkEntry | undefined;
+}
+
+/**
+ * Holds the second walk behind tar: resolves once the archive has gone past
+ * the first walk's entry at `index`, or returns undefined when it already
+ * has. Rejects when the backup has failed (the walk then stops).
+ */
+export type WalkGate = (index: number) => Promise<void> | undefined;
 
 function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
   const root = path.resolve(sourceDir);
@@ -74,11 +93,27 @@ export async function walkSource(sourceDir: string): Promise<SourceWalk> {
 /**
  * The second walk, compared on the fly with the first (nothing stored):
  * paths whose type, size or mtime differ, that appeared or that vanished.
+ *
+ * With a `gate` it follows tar through the tree instead of starting after
+ * it: an entry is looked at only once tar has archived it, and a directory
+ * is read only once tar has gone past it (so tar has listed it: anything
+ * tar found there that the first walk did not, this walk finds too). Every
+ * entry is still compared after tar has read it, which is what the
+ * comparison is for, and the walk's cost hides inside the stream's time
+ * instead of adding to it.
  */
-export async function walkChanges(sourceDir: string, before: SourceWalk): Promise<string[]> {
+export async function walkChanges(sourceDir: string, before: SourceWalk, gate?: WalkGate): Promise<string[]> {
   const s = newState(sourceDir, compareEntry);
-  const compare = { before, seen: new Uint8Array(before.entries.size), changed: [] as string[], next: 0 };
+  const compare: Compare = { before, seen: new Uint8Array(before.entries.size), changed: [], next: 0, current: undefined };
   s.compare = compare;
+  s.beforeEntry = (_s, rel) => {
+    const a = before.entries.get(rel, compare.next);
+    compare.current = a;
+    if (a === undefined || gate === undefined) return undefined;
+    // A directory waits for the entry after it: tar has listed it by then.
+    return gate(a.type === 'directory' ? a.index + 1 : a.index);
+  };
+  await s.beforeEntry(s, '');
   await visit(s, '', await lstat(s.root));
   for (const [rel, e] of before.entries) if (compare.seen[e.index] === 0) compare.changed.push(rel);
   return compare.changed;
@@ -93,7 +128,7 @@ function compareEntry(s: WalkState, rel: string, st: Stats): void {
     if (s.inodes.has(inode)) type = 'link';
     else s.inodes.set(inode, rel);
   }
-  const a = c.before.entries.get(rel, c.next);
+  const a = c.current;
   if (a !== undefined) {
     c.seen[a.index] = 1;
     c.next = a.index + 1;
@@ -113,6 +148,8 @@ async function visit(s: WalkState, rel: string, st: Stats): Promise<void> {
   const dir = path.join(s.root, rel);
   for (const name of readNames(dir)) {
     const child = rel === '' ? name : `${rel}/${name}`;
+    const wait = s.beforeEntry?.(s, child);
+    if (wait !== undefined) await wait;
     // A name removed since readdir (a live MinIO) is skipped here; the other walk reports it.
     const cst = lstatSync(`${dir}/${name}`, { throwIfNoEntry: false });
     if (cst === undefined) continue;

@@ -94,7 +94,7 @@ describe('backup failures (agent process, real GNU tar)', () => {
     expect(await readdir(path.join(root, 'backup'))).toEqual([]);
   });
 
-  it('fails SOURCE_CHANGED when a file is rewritten during the backup, and succeeds with allowChanges', async () => {
+  it('fails SOURCE_CHANGED when files are rewritten, created or removed during the backup, and succeeds with allowChanges', async () => {
     const src = path.join(root, 'src');
     await makeTree(src, 200);
     for (const allowChanges of [false, true]) {
@@ -103,10 +103,15 @@ describe('backup failures (agent process, real GNU tar)', () => {
       const agent = await start({ config: backupAgentConfig(root), env: gate.env });
       const id = String((await api(agent, 'POST', '/v1/backups', { allowChanges })).body.id);
       pids.push(await gate.pid());
+      // After the first walk, before tar reads anything: a live MinIO writing objects.
       await writeFile(path.join(src, 'bucket 4', 'part.4'), randomBytes(12_345));
+      await writeFile(path.join(src, 'bucket 5', `new object ${String(allowChanges)}`), randomBytes(1000));
+      await rm(path.join(src, 'bucket 6', allowChanges ? 'part.26' : 'part.46'));
       await gate.open();
       const job = await finished(agent, id);
-      expect(job.verification?.changedDuringBackup).toContain('bucket 4/part.4');
+      expect(job.verification?.changedDuringBackup).toEqual(
+        expect.arrayContaining(['bucket 4/part.4', `bucket 5/new object ${String(allowChanges)}`, `bucket 6/${allowChanges ? 'part.26' : 'part.46'}`]),
+      );
       expect(job.verification?.matched).toBe(false);
       if (allowChanges) expect(job.phase).toBe('Succeeded');
       else {

@@ -49,6 +49,21 @@ describe('backup verification', () => {
     expect(relativeOf('cpaas/minio', 'other/cpaas/minio/a')).toBeUndefined();
   });
 
+  it('counts a member the walk did not see as added (created after it), not as a mismatch', () => {
+    const check = checkOf([...full.slice(0, 2), { name: 'cpaas/minio/new', type: 'file', size: 3 }, ...full.slice(2)]);
+    expect(check.added).toEqual(['new']);
+    expect(check.mismatched).toEqual([]);
+    // The archive has come past every walked entry.
+    expect(check.passed).toBe(4);
+    const strict = verifyBackup({ before: tree, check, archiveBytes: 30720, changed: check.added, allowChanges: false });
+    expect(strict.failure?.code).toBe('SOURCE_CHANGED');
+    const allowed = verifyBackup({ before: tree, check, archiveBytes: 30720, changed: check.added, allowChanges: true });
+    expect(allowed.failure).toBeUndefined();
+    expect(allowed.verification).toMatchObject({ matched: false, changedDuringBackup: ['new'] });
+    // A member outside the source is still a mismatch.
+    expect(checkOf([...full, { name: 'elsewhere/x', type: 'file', size: 1 }]).mismatched).toEqual(['elsewhere/x']);
+  });
+
   it('matches when every member agrees with the walk and the size is exact', () => {
     const out = verifyBackup({ before: tree, check: checkOf(full), archiveBytes: 20480, changed: [], allowChanges: false });
     expect(out.failure).toBeUndefined();
