@@ -145,6 +145,8 @@ function follow(file: FileHandle, o: TarRunOptions, tarExited: () => boolean) {
   let pos = 0;
   /** Bytes read (at most one read ahead of `pos`). */
   let readTo = 0;
+  /** The archive's size at the last fstat (only grows while tar runs). */
+  let knownSize = 0;
   let lastRead = performance.now();
   let flushedTo = 0;
   let syncing: Promise<void> | undefined;
@@ -176,8 +178,10 @@ function follow(file: FileHandle, o: TarRunOptions, tarExited: () => boolean) {
       if (o.signal.aborted) return undefined;
       // tar is done: whatever is in the file is the whole archive.
       if (tarExited()) return readInto(buf, readBytes);
-      const { size } = await file.stat();
-      const ready = size - readTo;
+      // The size seen last time may already hold a full read (Node behind tar): no fstat then.
+      if (knownSize - readTo >= readBytes) return readInto(buf, readBytes);
+      knownSize = (await file.stat()).size;
+      const ready = knownSize - readTo;
       // Full reads while tar is ahead; what there is once tar has been slow for a while.
       if (ready >= readBytes || (ready > 0 && performance.now() - lastRead >= slowTarMs)) return readInto(buf, Math.min(ready, readBytes));
       await sleep(catchUpWaitMs);
