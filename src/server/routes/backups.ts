@@ -28,7 +28,6 @@ function found(job: BackupJob | undefined, id: string): BackupJob {
 /** `/v1/backups`: start (202 + Location), list newest first, get, cancel, download. */
 export function backupRoutes(deps: { backups: BackupService }): FastifyPluginAsync {
   const { backups } = deps;
-  // eslint-disable-next-line @typescript-eslint/require-await -- fastify plugins are async functions
   return async (app) => {
     const config = { resource: 'backups' } as const;
     app.post<{ Body: { source?: string; allowChanges?: boolean } | null }>('/v1/backups', { config, schema: { body: startBody, querystring: noQuery } }, async (req, reply) => {
