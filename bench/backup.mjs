@@ -7,13 +7,12 @@
 // The agent runs with the Dockerfile ENTRYPOINT's node flags (as shipped) unless --node-flags says otherwise.
 // Trees go under /var/tmp (a real disk, not tmpfs) and are deleted at the end, unless --keep:
 // then they stay in BASE/node-ca-bench-trees and later --keep runs reuse them.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile, open } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { shippedNodeFlags } from './lib.mjs';
+import { cpuSeconds, rssMiB, runBackup, shippedNodeFlags, startBackupAgent } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: { keep: { type: 'boolean', default: false }, 'node-flags': { type: 'string' }, tree: { type: 'string' }, 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
@@ -71,65 +70,18 @@ async function timeTar(src, out) {
   return s;
 }
 
-async function startAgent(base, src) {
-  const config = path.join(base, 'agent.json');
-  await mkdir(path.join(base, 'ca'), { recursive: true });
-  await writeFile(config, JSON.stringify({
-    nodeIP: '10.9.9.9',
-    trust: { sourceDir: path.join(base, 'ca'), containerdCertsDir: '', dockerCertsDir: '' },
-    hosts: { file: '' },
-    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
-    backup: { sources: { minio: src }, dir: path.join(base, 'out'), stateDir: path.join(base, 'state'), minFreePercent: 5 },
-  }));
-  const child = spawn(process.execPath, [...nodeFlags, cli, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH, NODE_NAME: 'bench', NODE_OPTIONS: opts['agent-node-options'] } });
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      try { const j = JSON.parse(l); if (j.msg === 'node-ca agent started') resolve(j.url); } catch { /* not JSON */ }
-    });
-    child.on('exit', () => reject(new Error('agent exited')));
-  });
-  return { child, url };
-}
-
 async function timeAgent(base, src) {
-  const { child, url } = await startAgent(base, src);
+  const { child, url } = await startBackupAgent({ base, src, cli, nodeFlags, env: { NODE_OPTIONS: opts['agent-node-options'] } });
   try {
     const cpu0 = await cpuSeconds(child.pid);
-    const t0 = performance.now();
-    const res = await fetch(`${url}/v1/backups`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
-    const job = await res.json();
-    if (res.status !== 202) throw new Error(JSON.stringify(job));
-    // Phases as seen by a 50 ms poll: the POST answers after the first walk; Verifying
-    // starts when tar has ended (second walk and final fsync).
-    const tWalked = performance.now();
-    let tVerifying;
-    let done;
-    for (;;) {
-      done = await (await fetch(`${url}/v1/backups/${job.id}`)).json();
-      if (done.phase === 'Verifying') tVerifying ??= performance.now();
-      if (['Succeeded', 'Failed', 'Canceled'].includes(done.phase)) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const tDone = performance.now();
-    tVerifying ??= tDone;
-    const s = (tDone - t0) / 1000;
-    const phases = { walk: (tWalked - t0) / 1000, stream: (tVerifying - tWalked) / 1000, verify: (tDone - tVerifying) / 1000 };
+    const { job, seconds, phases } = await runBackup(url);
     const cpuS = (await cpuSeconds(child.pid)) - cpu0;
-    if (done.phase !== 'Succeeded') throw new Error(JSON.stringify(done.error));
-    const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-    const hwmKiB = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
-    return { s, phases, cpuS, rssMiB: hwmKiB / 1024, bytes: done.archive.bytes, matched: done.verification.matched };
+    const hwmMiB = await rssMiB(child.pid, 'VmHWM');
+    return { s: seconds, phases, cpuS, rssMiB: hwmMiB, bytes: job.archive.bytes, matched: job.verification.matched };
   } finally {
     child.kill('SIGTERM');
     await rm(path.join(base, 'out'), { recursive: true, force: true });
   }
-}
-
-/** The agent's user + system CPU seconds, all its threads (less noisy than wall time on a shared machine). */
-async function cpuSeconds(pid) {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -1,5 +1,8 @@
 // Small helpers shared by the bench scripts.
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 
 export function percentile(values, p) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -30,4 +33,63 @@ export async function shippedNodeFlags() {
 /** Prints the figures as one JSON line and one human line. */
 export function report(name, figures, human) {
   process.stdout.write(`${JSON.stringify({ bench: name, ...figures })}\n${human}\n`);
+}
+
+/**
+ * A backup agent on loopback (no TLS, no auth, no trust targets) whose only
+ * source, `minio`, is `src`; archives go to `base/out`. Resolves with the
+ * child and its URL once it logs that it started.
+ */
+export async function startBackupAgent({ base, src, cli, nodeFlags, env = {} }) {
+  const config = path.join(base, 'agent.json');
+  await mkdir(path.join(base, 'ca'), { recursive: true });
+  await writeFile(config, JSON.stringify({
+    nodeIP: '10.9.9.9',
+    trust: { sourceDir: path.join(base, 'ca'), containerdCertsDir: '', dockerCertsDir: '' },
+    hosts: { file: '' },
+    server: { listen: '127.0.0.1:0', tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: '' },
+    backup: { sources: { minio: src }, dir: path.join(base, 'out'), stateDir: path.join(base, 'state'), minFreePercent: 5 },
+  }));
+  const child = spawn(process.execPath, [...nodeFlags, cli, 'agent', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH, NODE_NAME: 'bench', ...env } });
+  const url = await new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      try { const j = JSON.parse(l); if (j.msg === 'node-ca agent started') resolve(j.url); } catch { /* not JSON */ }
+    });
+    child.on('exit', () => reject(new Error('agent exited')));
+  });
+  return { child, url };
+}
+
+/**
+ * One backup through the agent's API, polled every 50 ms. Returns the final
+ * job, the wall time, and the phases as the poll sees them: the POST answers
+ * after the first walk; Verifying starts when tar has ended. Throws unless
+ * the job succeeded.
+ */
+export async function runBackup(url) {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/backups`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+  const job = await res.json();
+  if (res.status !== 202) throw new Error(JSON.stringify(job));
+  const tWalked = performance.now();
+  let tVerifying;
+  let done;
+  for (;;) {
+    done = await (await fetch(`${url}/v1/backups/${job.id}`)).json();
+    if (done.phase === 'Verifying') tVerifying ??= performance.now();
+    if (['Succeeded', 'Failed', 'Canceled'].includes(done.phase)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const tDone = performance.now();
+  tVerifying ??= tDone;
+  if (done.phase !== 'Succeeded') throw new Error(JSON.stringify(done.error));
+  const phases = { walk: (tWalked - t0) / 1000, stream: (tVerifying - tWalked) / 1000, verify: (tDone - tVerifying) / 1000 };
+  return { job: done, seconds: (tDone - t0) / 1000, phases };
+}
+
+/** A process's user + system CPU seconds, all its threads. */
+export async function cpuSeconds(pid) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
