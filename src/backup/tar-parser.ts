@@ -13,6 +13,9 @@ export interface TarMember {
   readonly sha256?: string;
 }
 
+/** A member while its data passes: its hash is set on it before it is reported. */
+type Building = { -readonly [K in keyof TarMember]: TarMember[K] };
+
 const block = 512;
 /** Longest GNU long name / long link / pax header kept (a corrupt size must not allocate gigabytes). */
 const maxMetaBytes = 1 << 20;
@@ -57,7 +60,7 @@ export class TarParser {
   /** Data bytes of the current member still to come, then padding to skip. */
   private dataLeft = 0;
   private padLeft = 0;
-  private current: { name: string; type: string; size: number; linkname?: string; sha256?: string } | undefined;
+  private current: Building | undefined;
   private hash: Hash | undefined;
   /** A long name, long link or pax header being gathered: its type and data so far. */
   private meta: { type: string; parts: Buffer[] } | undefined;
@@ -168,7 +171,7 @@ export class TarParser {
   }
 
   /** The member a header starts, with the long name or link a GNU or pax header gave it. */
-  private member(buf: Buffer, at: number, type: string, size: number): { name: string; type: string; size: number; linkname?: string; sha256?: string } {
+  private member(buf: Buffer, at: number, type: string, size: number): Building {
     let name = this.pendingName ?? readString(buf, at, 100);
     if (this.pendingName === undefined && isUstar(buf, at)) {
       const prefix = readString(buf, at + 345, 155);

@@ -58,8 +58,8 @@ const slowTarMs = 50;
  * Node reads it right behind tar, from the page cache, in 1 MiB reads:
  * hashed (the archive's sha256 is that of the bytes in the file) and parsed
  * (every member's sha256). The source is read once, by tar; tar never waits
- * for Node, and Node's memory is what it holds (one read and the parser's
- * lag), whatever the archive size.
+ * for Node, and Node's memory is what it holds (two 1 MiB read buffers and
+ * the parser's lag), whatever the archive size.
  *
  * Streaming tar's stdout through Node instead cost two more copies of every
  * byte (pipe and write) and a JavaScript turn per 64 KiB pipe read: 1.3–1.5×
