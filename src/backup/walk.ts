@@ -1,8 +1,9 @@
-import { lstatSync, type Stats, opendirSync, readlinkSync } from 'node:fs';
+import { constants, lstatSync, readlinkSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
 import { WalkTable, type WalkEntries } from './walk-table.js';
+import { readNames, ScanHelper, type ScanBatch, type StatFields } from './walk-scan.js';
 
 /** One walked entry, keyed by its path relative to the source ('' is the source itself). */
 export interface WalkEntry {
@@ -50,10 +51,12 @@ interface WalkState {
   visited: number;
   manifestBytes: number;
   /** What to do with each entry: record it, or compare it with an earlier walk. */
-  onEntry: (s: WalkState, rel: string, st: Stats) => void;
+  onEntry: (s: WalkState, rel: string, st: StatFields) => void;
   /** Called before an entry is looked at; the walk waits for the promise it may return. */
   beforeEntry?: (s: WalkState, rel: string) => Promise<void> | undefined;
   compare?: Compare;
+  /** The first walk's helper thread, which takes half of a wide directory when it is idle. */
+  helper?: ScanHelper;
 }
 
 interface Compare {
@@ -82,10 +85,22 @@ function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
  * lstat-based walk in GNU tar's own order (depth first, directory entries in
  * readdir order), so the first name of a hard-linked inode is the one tar
  * stores with data and the others become links to it.
+ *
+ * The lstats, most of its time, run on two cores: while the main thread
+ * walks one half of a wide directory, a helper thread (walk-scan.ts) walks
+ * the subtrees of the other half, and its entries are recorded here, in
+ * order, once the main thread gets to them. The walk is serial work before
+ * tar may start (the free-space preflight needs its figure), while the
+ * second core is idle. `helper: false` walks on the main thread alone.
  */
-export async function walkSource(sourceDir: string): Promise<SourceWalk> {
+export async function walkSource(sourceDir: string, options: { helper?: ScanHelper | false } = {}): Promise<SourceWalk> {
   const s = newState(sourceDir, record);
-  await visit(s, '', await lstat(s.root));
+  if (options.helper !== false) s.helper = options.helper ?? new ScanHelper();
+  try {
+    await visit(s, '', await lstat(s.root));
+  } finally {
+    await s.helper?.close();
+  }
   const { entries, files, bytes, diskBytes, manifestBytes } = s;
   return { entries, files, bytes, diskBytes, manifestBytes, expectedArchiveBytes: archiveBytes(s.members), linkTargets: new Set(s.inodes.values()) };
 }
@@ -119,7 +134,7 @@ export async function walkChanges(sourceDir: string, before: SourceWalk, gate?: 
   return compare.changed;
 }
 
-function compareEntry(s: WalkState, rel: string, st: Stats): void {
+function compareEntry(s: WalkState, rel: string, st: StatFields): void {
   const c = s.compare;
   if (c === undefined) return;
   let type = typeOf(st);
@@ -142,11 +157,14 @@ function compareEntry(s: WalkState, rel: string, st: Stats): void {
  * form made a 200,000-file walk take tens of seconds), yielding to the event
  * loop every few hundred entries so the agent keeps answering.
  */
-async function visit(s: WalkState, rel: string, st: Stats): Promise<void> {
+async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
   s.onEntry(s, rel, st);
-  if (!st.isDirectory()) return;
+  if (!isDirectory(st)) return;
   const dir = path.join(s.root, rel);
-  for (const name of readNames(dir)) {
+  const names = readNames(dir);
+  const { half, helped } = handOff(s, rel, names);
+  for (let i = 0; i < half; i++) {
+    const name = names[i] ?? '';
     const child = rel === '' ? name : `${rel}/${name}`;
     const wait = s.beforeEntry?.(s, child);
     if (wait !== undefined) await wait;
@@ -155,35 +173,63 @@ async function visit(s: WalkState, rel: string, st: Stats): Promise<void> {
     if (cst === undefined) continue;
     if (cst.isDirectory()) await visit(s, child, cst);
     else s.onEntry(s, child, cst);
-    if (++s.visited % yieldEvery === 0) await new Promise((r) => setImmediate(r));
+    if (++s.visited % yieldEvery === 0) await nextTurn();
   }
+  if (helped !== undefined) await recordHelped(s, await helped);
 }
-
-const yieldEvery = 512;
 
 /**
- * Names in the directory's own order, as GNU tar's savedir reads them
- * (`--sort=none`); fs.readdir would sort them (libuv's scandir).
+ * The far half of a wide directory goes to the helper when it is idle; the
+ * main thread walks the near half meanwhile (`half` names).
  */
-function readNames(dir: string): string[] {
-  const names: string[] = [];
-  const d = opendirSync(dir, { bufferSize: 1024 });
-  try {
-    for (let e = d.readSync(); e !== null; e = d.readSync()) names.push(e.name);
-  } finally {
-    d.closeSync();
+function handOff(s: WalkState, rel: string, names: string[]): { half: number; helped?: Promise<ScanBatch> } {
+  if (s.helper?.idle !== true || names.length < splitAtLeast) return { half: names.length };
+  const half = names.length >> 1;
+  const helped = s.helper.scan(s.root, rel, names.slice(half));
+  // Awaited after the near half; if that fails first, the helper's answer must not go unhandled.
+  helped.catch(() => undefined);
+  return { half, helped };
+}
+
+/** The helper's entries, where the main thread has got to them (their walk order). */
+async function recordHelped(s: WalkState, batch: ScanBatch): Promise<void> {
+  const fields: StatFields = { mode: 0, size: 0, mtimeMs: 0, nlink: 0, dev: 0, ino: 0, blocks: 0 };
+  for (let i = 0; i < batch.rels.length; i++) {
+    s.onEntry(s, batch.rels[i] ?? '', batch.stat(i, fields));
+    if (++s.visited % yieldEvery === 0) await nextTurn();
   }
-  return names;
 }
 
-function typeOf(st: Stats): WalkEntry['type'] {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  return st.isSocket() ? 'socket' : 'other';
+/** Walks yield to the event loop every few hundred entries, so the agent keeps answering. */
+const yieldEvery = 512;
+
+function nextTurn(): Promise<void> {
+  return new Promise((r) => setImmediate(r));
 }
 
-function record(s: WalkState, rel: string, st: Stats): void {
+/** Fewer names than this are not worth a round trip to the helper thread. */
+const splitAtLeast = 64;
+
+function isDirectory(st: StatFields): boolean {
+  return (st.mode & constants.S_IFMT) === constants.S_IFDIR;
+}
+
+function typeOf(st: StatFields): WalkEntry['type'] {
+  switch (st.mode & constants.S_IFMT) {
+    case constants.S_IFREG:
+      return 'file';
+    case constants.S_IFDIR:
+      return 'directory';
+    case constants.S_IFLNK:
+      return 'symlink';
+    case constants.S_IFSOCK:
+      return 'socket';
+    default:
+      return 'other';
+  }
+}
+
+function record(s: WalkState, rel: string, st: StatFields): void {
   let type = typeOf(st);
   // tar skips sockets ("socket ignored"); they are kept for change detection only.
   const name = memberName(s.prefix, rel, type);
