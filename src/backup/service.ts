@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { errorMessage, NodeCaError } from '../lib/errors.js';
@@ -48,6 +48,7 @@ export async function createBackupService(deps: BackupServiceDeps) {
   if (!foreignRun && loaded.some((j) => !isFinished(j))) await store.save(jobs);
   let running: Running | undefined;
   const listeners = new Set<(job: BackupJob) => void>();
+  void preloadPipeline(Object.values(config.backup.sources));
 
   /** The records on disk (another process may have added one) with ours on top. */
   const merged = async (): Promise<BackupJob[]> => {
@@ -201,10 +202,26 @@ export async function createBackupService(deps: BackupServiceDeps) {
 /**
  * The tar pipeline (execa, the tar parser, the verifier) is loaded at the first
  * backup, not at start: the agent is resident on every node and most never
- * run a backup, and those modules are about 4 MiB of its idle RSS.
+ * run a backup, and those modules are about 3 MiB of its idle RSS.
  */
 function loadPipeline(): Promise<typeof import('./pipeline.js')> {
   return import('./pipeline.js');
+}
+
+/**
+ * Except on a node that holds a backup source (a control-plane node with
+ * MinIO): there it is loaded at start, and a backup starts tar without first
+ * spending about 70 ms of the main thread on loading it.
+ */
+async function preloadPipeline(sourceDirs: readonly string[]): Promise<void> {
+  for (const dir of sourceDirs) {
+    const st = await stat(dir).catch(() => undefined);
+    if (st?.isDirectory() === true) {
+      // A failure to load is reported where a backup needs the module.
+      await loadPipeline().catch(() => undefined);
+      return;
+    }
+  }
 }
 
 export type BackupService = Awaited<ReturnType<typeof createBackupService>>;
