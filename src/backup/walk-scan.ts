@@ -137,6 +137,14 @@ const role = 'node-ca-walk-scan';
 if (!isMainThread && (workerData as { role?: unknown } | null)?.role === role) serve();
 
 /**
+ * The helper thread itself failed (it ran out of heap, or died), as opposed
+ * to an lstat or readdir failing on it: the caller walks those names itself.
+ */
+export class HelperLost extends Error {
+  override readonly name = 'HelperLost';
+}
+
+/**
  * The main thread's end: one helper thread, started at the first request
  * and ended by `close`. One request at a time is what `idle` invites.
  */
@@ -144,16 +152,29 @@ export class ScanHelper {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, { resolve: (b: ScanBatch) => void; reject: (err: Error) => void }>();
   private nextId = 0;
+  private lost: HelperLost | undefined;
   /** Entries the helper has walked so far. */
   entries = 0;
+
+  /** The thread's old-generation limit, MiB (a batch of 1,000,000 entries needs about 100). */
+  private readonly heapMiB: number;
+
+  // A plain field, no parameter property: the helper thread runs this file type-stripped.
+  constructor(heapMiB = 256) {
+    this.heapMiB = heapMiB;
+  }
 
   /** No request is outstanding. */
   get idle(): boolean {
     return this.pending.size === 0;
   }
 
-  /** The entries under `root/parent/<name>` for each name, in walk order. */
+  /**
+   * The entries under `root/parent/<name>` for each name, in walk order.
+   * Rejects with the lstat's or readdir's error, or HelperLost.
+   */
   scan(root: string, parent: string, names: readonly string[]): Promise<ScanBatch> {
+    if (this.lost !== undefined) return Promise.reject(this.lost);
     const worker = (this.worker ??= this.start());
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -165,14 +186,14 @@ export class ScanHelper {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
+    this.lost ??= new HelperLost('the walk is over');
     if (w !== undefined) await w.terminate();
   }
 
   private start(): Worker {
     const w = new Worker(new URL(import.meta.url), {
       workerData: { role },
-      // It holds one batch of names and numbers at a time, a few MiB for 100,000 entries.
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 96, stackSizeMb: 4 },
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: this.heapMiB, stackSizeMb: 4 },
     });
     w.on('message', (reply: ScanReply) => {
       const p = this.pending.get(reply.id);
@@ -184,13 +205,16 @@ export class ScanHelper {
         p.resolve(new ScanBatch(reply.rels, reply.columns));
       }
     });
-    const fail = (err: Error) => {
-      for (const p of this.pending.values()) p.reject(err);
+    const fail = (why: string) => {
+      this.lost ??= new HelperLost(`the walk's helper thread ${why}`);
+      for (const p of this.pending.values()) p.reject(this.lost);
       this.pending.clear();
     };
-    w.on('error', fail);
+    w.on('error', (err: Error) => {
+      fail(`failed: ${err.message}`);
+    });
     w.on('exit', (code) => {
-      fail(new Error(`the walk's helper thread ended (exit ${code})`));
+      fail(`ended (exit ${code})`);
     });
     return w;
   }

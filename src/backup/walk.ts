@@ -3,7 +3,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
 import { WalkTable, type WalkEntries } from './walk-table.js';
-import { readNames, ScanHelper, type ScanBatch, type StatFields } from './walk-scan.js';
+import { HelperLost, readNames, ScanHelper, type ScanBatch, type StatFields } from './walk-scan.js';
 
 /** One walked entry, keyed by its path relative to the source ('' is the source itself). */
 export interface WalkEntry {
@@ -163,7 +163,23 @@ async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
   const dir = path.join(s.root, rel);
   const names = readNames(dir);
   const { half, helped } = handOff(s, rel, names);
-  for (let i = 0; i < half; i++) {
+  const here = { rel, dir, names };
+  await walkNames(s, here, 0, half);
+  if (helped === undefined) return;
+  const batch = await helped.catch((err: unknown) => {
+    if (err instanceof HelperLost) return undefined;
+    throw err;
+  });
+  if (batch !== undefined) return recordHelped(s, batch);
+  // The helper thread is gone: this thread walks on alone, those names first.
+  s.helper = undefined;
+  await walkNames(s, here, half, names.length);
+}
+
+/** `names[from..to)` of the directory `rel` (at `dir`), each with its subtree. */
+async function walkNames(s: WalkState, at: { rel: string; dir: string; names: readonly string[] }, from: number, to: number): Promise<void> {
+  const { rel, dir, names } = at;
+  for (let i = from; i < to; i++) {
     const name = names[i] ?? '';
     const child = rel === '' ? name : `${rel}/${name}`;
     const wait = s.beforeEntry?.(s, child);
@@ -175,7 +191,6 @@ async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
     else s.onEntry(s, child, cst);
     if (++s.visited % yieldEvery === 0) await nextTurn();
   }
-  if (helped !== undefined) await recordHelped(s, await helped);
 }
 
 /**

@@ -3,7 +3,7 @@ import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readNames, ScanHelper } from '../../../src/backup/walk-scan.js';
+import { HelperLost, readNames, ScanHelper } from '../../../src/backup/walk-scan.js';
 import { memberName, memberPrefix, walkSource, type SourceWalk } from '../../../src/backup/walk.js';
 
 // The first walk runs on two threads: the main thread walks one half of a
@@ -74,6 +74,22 @@ describe('walkSource with its helper thread', () => {
     const w = await walkSource(src, { helper });
     expect(helper.entries).toBe(0);
     expect(w.files).toBe(1);
+  });
+
+  it('walks on alone when the helper thread runs out of heap, and the walk is the same', async () => {
+    const src = path.join(root, 'big');
+    for (let d = 0; d < 80; d++) {
+      const dir = path.join(src, `dir-${d}`);
+      await mkdir(dir, { recursive: true });
+      for (let i = 0; i < 100; i++) await writeFile(path.join(dir, `${'long-object-name-'.repeat(8)}${i}`), '');
+    }
+    // 4 MiB of heap: the far half's 4,000 long paths do not fit.
+    const helper = new ScanHelper(4);
+    const walked = await walkSource(src, { helper });
+    expect(helper.entries).toBe(0);
+    await expect(helper.scan(src, '', ['dir-0'])).rejects.toBeInstanceOf(HelperLost);
+    expect(summary(walked)).toEqual(summary(await walkSource(src, { helper: false })));
+    expect(walked.entries.size).toBe(1 + 80 + 8000);
   });
 
   it('rejects with the error code of an lstat that failed on the helper thread', async () => {
