@@ -152,11 +152,7 @@ function compareEntry(s: WalkState, rel: string, st: StatFields): void {
   if (a === undefined || a.type !== type || a.size !== size || a.mtimeMs !== st.mtimeMs) c.changed.push(rel);
 }
 
-/**
- * Synchronous lstat (a few µs each, no thread-pool round trip: the async
- * form made a 200,000-file walk take tens of seconds), yielding to the event
- * loop every few hundred entries so the agent keeps answering.
- */
+/** One entry and, for a directory, everything under it: near half here, far half on the helper when idle. */
 async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
   s.onEntry(s, rel, st);
   if (!isDirectory(st)) return;
@@ -176,7 +172,12 @@ async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
   await walkNames(s, here, half, names.length);
 }
 
-/** `names[from..to)` of the directory `rel` (at `dir`), each with its subtree. */
+/**
+ * `names[from..to)` of the directory `rel` (at `dir`), each with its subtree.
+ * Synchronous lstat (a few µs each, no thread-pool round trip: the async
+ * form made a 200,000-file walk take tens of seconds), yielding to the event
+ * loop every few hundred entries so the agent keeps answering.
+ */
 async function walkNames(s: WalkState, at: { rel: string; dir: string; names: readonly string[] }, from: number, to: number): Promise<void> {
   const { rel, dir, names } = at;
   for (let i = from; i < to; i++) {
