@@ -3,7 +3,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
 import { WalkTable, type WalkEntries } from './walk-table.js';
-import { HelperLost, readNames, ScanHelper, type ScanBatch, type StatFields } from './walk-scan.js';
+import { BatchBuilder, readNames, ScanHelper, type ScanBatch, type SplitScan, type StatFields } from './walk-scan.js';
 
 /** One walked entry, keyed by its path relative to the source ('' is the source itself). */
 export interface WalkEntry {
@@ -88,10 +88,12 @@ function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
  *
  * The lstats, most of its time, run on two cores: while the main thread
  * walks one half of a wide directory, a helper thread (walk-scan.ts) walks
- * the subtrees of the other half, and its entries are recorded here, in
- * order, once the main thread gets to them. The walk is serial work before
- * tar may start (the free-space preflight needs its figure), while the
- * second core is idle. `helper: false` walks on the main thread alone.
+ * the subtrees of the other half from the front, sending batches as it
+ * goes; the main thread then records those, in order, and while none is
+ * waiting walks the names left from the back, until the two meet. The walk
+ * is serial work before tar may start (the free-space preflight needs its
+ * figure), while the second core is idle. `helper: false` walks on the
+ * main thread alone.
  */
 export async function walkSource(sourceDir: string, options: { helper?: ScanHelper | false } = {}): Promise<SourceWalk> {
   const s = newState(sourceDir, record);
@@ -152,24 +154,68 @@ function compareEntry(s: WalkState, rel: string, st: StatFields): void {
   if (a === undefined || a.type !== type || a.size !== size || a.mtimeMs !== st.mtimeMs) c.changed.push(rel);
 }
 
-/** One entry and, for a directory, everything under it: near half here, far half on the helper when idle. */
+/** One entry and, for a directory, everything under it: near half here, far half shared with the helper when idle. */
 async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
   s.onEntry(s, rel, st);
   if (!isDirectory(st)) return;
   const dir = path.join(s.root, rel);
   const names = readNames(dir);
-  const { half, helped } = handOff(s, rel, names);
   const here = { rel, dir, names };
+  const split = handOff(s, rel, names);
+  if (split === undefined) return walkNames(s, here, 0, names.length);
+  const half = names.length - split.names.length;
   await walkNames(s, here, 0, half);
-  if (helped === undefined) return;
-  const batch = await helped.catch((err: unknown) => {
-    if (err instanceof HelperLost) return undefined;
-    throw err;
-  });
-  if (batch !== undefined) return recordHelped(s, batch);
-  // The helper thread is gone: this thread walks on alone, those names first.
-  s.helper = undefined;
-  await walkNames(s, here, half, names.length);
+  await finishSplit(s, here, half, split);
+}
+
+/**
+ * The far half of a split directory (names from `half`), in order: the
+ * helper's batches are recorded as they arrive; while none is waiting, this
+ * thread claims names from the back and walks them into batches of its own,
+ * recorded after the helper's. If the helper is lost, the names it claimed
+ * but did not send are walked here.
+ */
+async function finishSplit(s: WalkState, at: Dir, half: number, split: SplitScan): Promise<void> {
+  const stolen: ScanBatch[] = [];
+  for (;;) {
+    const batch = split.take();
+    if (batch !== undefined) await recordHelped(s, batch);
+    else if (split.finished) break;
+    else {
+      const j = split.steal();
+      if (j === undefined) await split.changed();
+      else stolen.push(await collect(s, at, half + j));
+    }
+  }
+  if (split.lost !== undefined) {
+    // The helper thread is gone: this thread walks on alone, its unsent names first.
+    s.helper = undefined;
+    await walkNames(s, at, half + split.delivered, half + split.stolenFrom);
+  } else if (split.delivered !== split.stolenFrom) {
+    throw new Error(`walk of ${at.dir}: the helper sent names up to ${split.delivered}, this thread took them from ${split.stolenFrom}`);
+  }
+  for (let k = stolen.length - 1; k >= 0; k--) await recordHelped(s, stolen[k] as ScanBatch);
+}
+
+/** The entries of `names[i]` and its subtree, walked here into a batch (recorded later, in order). */
+async function collect(s: WalkState, at: Dir, i: number): Promise<ScanBatch> {
+  const out = new BatchBuilder();
+  const onEntry = s.onEntry;
+  s.onEntry = (_s, rel, st) => {
+    out.add(rel, st);
+  };
+  try {
+    await walkNames(s, at, i, i + 1);
+  } finally {
+    s.onEntry = onEntry;
+  }
+  return out.build();
+}
+
+interface Dir {
+  rel: string;
+  dir: string;
+  names: readonly string[];
 }
 
 /**
@@ -178,7 +224,7 @@ async function visit(s: WalkState, rel: string, st: StatFields): Promise<void> {
  * form made a 200,000-file walk take tens of seconds), yielding to the event
  * loop every few hundred entries so the agent keeps answering.
  */
-async function walkNames(s: WalkState, at: { rel: string; dir: string; names: readonly string[] }, from: number, to: number): Promise<void> {
+async function walkNames(s: WalkState, at: Dir, from: number, to: number): Promise<void> {
   const { rel, dir, names } = at;
   for (let i = from; i < to; i++) {
     const name = names[i] ?? '';
@@ -194,17 +240,10 @@ async function walkNames(s: WalkState, at: { rel: string; dir: string; names: re
   }
 }
 
-/**
- * The far half of a wide directory goes to the helper when it is idle; the
- * main thread walks the near half meanwhile (`half` names).
- */
-function handOff(s: WalkState, rel: string, names: string[]): { half: number; helped?: Promise<ScanBatch> } {
-  if (s.helper?.idle !== true || names.length < splitAtLeast) return { half: names.length };
-  const half = names.length >> 1;
-  const helped = s.helper.scan(s.root, rel, names.slice(half));
-  // Awaited after the near half; if that fails first, the helper's answer must not go unhandled.
-  helped.catch(() => undefined);
-  return { half, helped };
+/** The far half of a wide directory is shared with the helper when it is idle. */
+function handOff(s: WalkState, rel: string, names: readonly string[]): SplitScan | undefined {
+  if (s.helper?.idle !== true || names.length < splitAtLeast) return undefined;
+  return s.helper.split(s.root, rel, names.slice(names.length >> 1));
 }
 
 /** The helper's entries, where the main thread has got to them (their walk order). */

@@ -3,7 +3,7 @@ import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HelperLost, readNames, ScanHelper } from '../../../src/backup/walk-scan.js';
+import { HelperLost, readNames, ScanHelper, type SplitScan } from '../../../src/backup/walk-scan.js';
 import { memberName, memberPrefix, walkSource, type SourceWalk } from '../../../src/backup/walk.js';
 
 // The first walk runs on two threads: the main thread walks one half of a
@@ -50,11 +50,18 @@ describe('walkSource with its helper thread', () => {
   it('gives the single-thread walk, entry for entry, and the members and size GNU tar writes', async () => {
     const src = path.join(root, 'src');
     await makeTree(src);
-    const helper = new ScanHelper();
-    const split = await walkSource(src, { helper });
-    expect(helper.entries).toBeGreaterThan(100);
     const alone = await walkSource(src, { helper: false });
-    expect(summary(split)).toEqual(summary(alone));
+    // Which names each thread walks depends on timing: the walk must not. Walks until the helper took part in one.
+    let split = alone;
+    let helped = 0;
+    for (let attempt = 0; attempt < 5 && helped === 0; attempt++) {
+      const helper = new ScanHelper();
+      await settle(helper.split(src, '', [])); // started before the walk, so it gets names to walk
+      split = await walkSource(src, { helper });
+      helped = helper.entries;
+      expect(summary(split)).toEqual(summary(alone));
+    }
+    expect(helped).toBeGreaterThan(0);
 
     const archive = path.join(root, 'a.tar');
     const prefix = memberPrefix(src);
@@ -76,29 +83,81 @@ describe('walkSource with its helper thread', () => {
     expect(w.files).toBe(1);
   });
 
-  it('walks on alone when the helper thread runs out of heap, and the walk is the same', async () => {
-    const src = path.join(root, 'big');
-    for (let d = 0; d < 80; d++) {
-      const dir = path.join(src, `dir-${d}`);
-      await mkdir(dir, { recursive: true });
-      for (let i = 0; i < 100; i++) await writeFile(path.join(dir, `${'long-object-name-'.repeat(8)}${i}`), '');
+  /** The paths a split's batches bring, once the helper is done with it. */
+  async function settle(split: SplitScan): Promise<string[]> {
+    const rels: string[] = [];
+    for (;;) {
+      const batch = split.take();
+      if (batch !== undefined) rels.push(...batch.rels);
+      else if (split.finished) return rels;
+      else await split.changed();
     }
-    // 4 MiB of heap: the far half's 4,000 long paths do not fit.
-    const helper = new ScanHelper(4);
-    const walked = await walkSource(src, { helper });
-    expect(helper.entries).toBe(0);
-    await expect(helper.scan(src, '', ['dir-0'])).rejects.toBeInstanceOf(HelperLost);
-    expect(summary(walked)).toEqual(summary(await walkSource(src, { helper: false })));
-    expect(walked.entries.size).toBe(1 + 80 + 8000);
+  }
+
+  it('shares the far names: the helper takes them from the front, the main thread from the back, each name once', async () => {
+    const names = Array.from({ length: 200 }, (_, i) => `f${i}`);
+    for (const n of names) await writeFile(path.join(root, n), n);
+    const helper = new ScanHelper({ flushAt: 1 });
+    try {
+      // The helper thread is still starting: the main thread claims every name.
+      const early = helper.split(root, '', names);
+      const stolen: number[] = [];
+      for (let j = early.steal(); j !== undefined; j = early.steal()) stolen.push(j);
+      expect(stolen).toEqual([...names.keys()].reverse());
+      expect(await settle(early)).toEqual([]);
+      expect([early.delivered, early.stolenFrom]).toEqual([0, 0]);
+      // Started: it takes them all, one batch per name, in order; nothing is left to claim.
+      const late = helper.split(root, '', names);
+      expect(await settle(late)).toEqual(names);
+      expect(late.steal()).toBeUndefined();
+      expect([late.delivered, late.stolenFrom]).toEqual([200, 200]);
+    } finally {
+      await helper.close();
+    }
   });
 
-  it('rejects with the error code of an lstat that failed on the helper thread', async () => {
+  it('walks on alone when the helper thread is lost midway, and the walk is the same', async () => {
+    const src = path.join(root, 'big');
+    // Roles go by readdir position (the filesystem's order), so every name is a directory.
+    for (let d = 0; d < 64; d++) await mkdir(path.join(src, `e-${d}`), { recursive: true });
+    const names = readNames(src);
+    const fill = async (name: string, files: number) => {
+      for (let i = 0; i < files; i++) await writeFile(path.join(src, name, `o${i}`), '');
+    };
+    // The near half keeps the main thread busy while the helper takes the far half from the
+    // front: small directories, sent one by one, then a big one, then more.
+    for (const name of names.slice(0, 32)) await fill(name, 300);
+    const far = names.slice(32);
+    for (const name of far.slice(0, 10)) await fill(name, 10);
+    await fill(far[10] ?? '', 8000);
+    for (const name of far.slice(11)) await fill(name, 1);
+
+    const helper = new ScanHelper({ flushAt: 1 });
+    // Started before the walk, so it takes names as soon as they are shared.
+    await settle(helper.split(src, '', []));
+    let walkEnded = false;
+    const walking = walkSource(src, { helper }).finally(() => {
+      walkEnded = true;
+    });
+    // The thread ends (as when it runs out of heap) once it has sent its first directories.
+    const deadline = Date.now() + 10_000;
+    while (helper.entries === 0 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    expect(helper.entries).toBeGreaterThan(0);
+    expect(walkEnded).toBe(false);
+    await helper.close();
+    const walked = await walking;
+    expect(helper.split(src, '', [names[0] ?? '']).lost).toBeInstanceOf(HelperLost);
+    expect(summary(walked)).toEqual(summary(await walkSource(src, { helper: false })));
+    expect(walked.entries.size).toBe(1 + 32 * 301 + 10 * 11 + 8001 + 21 * 2);
+  });
+
+  it('reports the error code of an lstat that failed on the helper thread', async () => {
     const helper = new ScanHelper();
     try {
-      await expect(helper.scan(root, '', ['x'.repeat(300)])).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
-      // It keeps answering after an error.
+      await expect(settle(helper.split(root, '', ['x'.repeat(300)]))).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+      // It keeps answering after an error; a name gone since readdir is skipped.
       await writeFile(path.join(root, 'f'), 'x');
-      expect((await helper.scan(root, '', ['f', 'gone'])).rels).toEqual(['f']);
+      expect(await settle(helper.split(root, '', ['f', 'gone']))).toEqual(['f']);
     } finally {
       await helper.close();
     }
