@@ -20,6 +20,8 @@ export interface PipelineInput {
   readonly onProgress: (p: { bytesDone: number; filesDone: number }) => void;
   /** Called when tar is done and the second walk starts. */
   readonly onVerifying: () => void;
+  /** Called once tar is started. */
+  readonly onTarStarted?: () => void;
 }
 
 export interface PipelineResult {
@@ -99,6 +101,7 @@ async function streamArchive(input: PipelineInput, check: ArchiveCheck, trail: T
     partialPath: paths.partial,
     reader: createArchiveSink(onMember, input.before.linkTargets),
     signal: input.signal,
+    ...(input.onTarStarted === undefined ? {} : { onStarted: input.onTarStarted }),
     // Progress per read of the archive (up to 1 MiB), not per member.
     onBytes: (n) => {
       input.onProgress({ bytesDone: n, filesDone: check.files });

@@ -108,9 +108,6 @@ export async function createBackupService(deps: BackupServiceDeps) {
     await checkSource(req.sourceDir);
     await mkdir(config.backup.dir, { recursive: true });
     const before = await walkSource(req.sourceDir);
-    // The walk's garbage (a Stats object and strings per entry, much of it promoted) goes
-    // before the stream starts, not at whatever point of it V8 reaches its old-space limit.
-    exposedGc()?.({ type: 'major', execution: 'sync' });
     await checkSpace(config.backup.dir, before.expectedArchiveBytes + before.manifestBytes, config.backup.minFreePercent);
     const job: BackupJob = {
       ...req,
@@ -145,6 +142,12 @@ export async function createBackupService(deps: BackupServiceDeps) {
         onVerifying: () => {
           current = withPhase(current, 'Verifying');
           void update(current);
+        },
+        // The first walk's garbage (a Stats object and strings per entry, much of it promoted)
+        // goes as the stream starts, not at whatever point of it V8 reaches its old-space
+        // limit; and only once tar is started, which has the other core meanwhile.
+        onTarStarted: () => {
+          exposedGc()?.({ type: 'major', execution: 'sync' });
         },
       });
       deps.metrics?.backupBytes.inc(result.archive.bytes);

@@ -20,6 +20,8 @@ export interface TarRunOptions {
   readonly signal: AbortSignal;
   /** After each read is hashed and parsed: the archive's bytes so far. */
   readonly onBytes?: (total: number) => void;
+  /** Called once tar is started (work for the main thread that need not delay tar). */
+  readonly onStarted?: () => void;
 }
 
 export interface TarRunResult {
@@ -82,6 +84,7 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     reject: false,
     env: { LC_ALL: 'C' },
   });
+  o.onStarted?.();
   let exited = false;
   const ended = child.then((r) => {
     exited = true;
