@@ -288,7 +288,7 @@ export class ScanHelper {
   /** Entries the helper has walked so far. */
   entries = 0;
 
-  /** The thread's old-generation limit, MiB. A batch of 200,000 entries needs about 30 (measured: 24 is too little); past the limit the walk goes on without the helper, and the agent stays well inside the DaemonSet's 512 MiB. */
+  /** The thread's old-generation limit, MiB. One name's subtree is one batch: 200,000 entries need about 30 (measured: 24 is too little); past the limit the walk goes on without the helper, and the agent stays well inside the DaemonSet's 512 MiB. */
   private readonly heapMiB: number;
   /** Entries per batch the helper sends (at the end of a name, so one big subtree is one batch). */
   private readonly flushAt: number;
