@@ -28,6 +28,10 @@ function tree(): void {
   symlinkSync('one byte', path.join(src, 'short-link'));
   symlinkSync(path.join(long, 'deeper', 'a-file-with-a-long-name-too.bin', long), path.join(src, 'long-link'));
   execFileSync('ln', [path.join(src, 'record-sized'), path.join(src, 'hard')]);
+  // Member names of exactly 100 bytes fill the header's name field, with no NUL and no long-name member.
+  mkdirSync(path.join(src, 'd'.repeat(95)));
+  writeFileSync(path.join(src, 'f'.repeat(96)), 'y');
+  symlinkSync('t'.repeat(100), path.join(src, 'link-to-100-bytes'));
   execFileSync('ln', [path.join(src, long, 'deeper', 'a-file-with-a-long-name-too.bin'), path.join(src, long, 'hard-with-a-long-name-and-a-long-target')]);
 }
 tree();

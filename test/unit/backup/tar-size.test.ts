@@ -14,19 +14,23 @@ describe('tar size prediction', () => {
     expect(memberBytes(member)).toBe(bytes);
   });
 
-  it('adds a ././@LongLink member from 100 name bytes on, its NUL included', () => {
-    expect(memberBytes({ name: 'x'.repeat(99), type: 'file', size: 0 })).toBe(512);
-    expect(memberBytes({ name: 'x'.repeat(100), type: 'file', size: 0 })).toBe(512 + 512 + 512);
+  it('adds a ././@LongLink member for a name over 100 bytes, its NUL included (100 bytes fill the field)', () => {
+    expect(memberBytes({ name: 'x'.repeat(100), type: 'file', size: 0 })).toBe(512);
+    expect(memberBytes({ name: `${'x'.repeat(99)}/`, type: 'directory', size: 0 })).toBe(512);
+    expect(memberBytes({ name: 'x'.repeat(101), type: 'file', size: 0 })).toBe(512 + 512 + 512);
+    expect(memberBytes({ name: `${'x'.repeat(100)}/`, type: 'directory', size: 0 })).toBe(512 + 512 + 512);
     expect(memberBytes({ name: 'x'.repeat(511), type: 'file', size: 0 })).toBe(512 + 512 + 512);
     expect(memberBytes({ name: 'x'.repeat(512), type: 'file', size: 0 })).toBe(512 + 1024 + 512);
   });
 
   it('counts names in UTF-8 bytes, not characters', () => {
-    expect(memberBytes({ name: 'é'.repeat(50), type: 'file', size: 0 })).toBe(1536);
+    expect(memberBytes({ name: 'é'.repeat(50), type: 'file', size: 0 })).toBe(512);
+    expect(memberBytes({ name: 'é'.repeat(51), type: 'file', size: 0 })).toBe(1536);
   });
 
-  it('adds a long-link member for a link target of 100 bytes or more', () => {
-    expect(memberBytes({ name: 's', type: 'symlink', size: 0, linkTarget: 't'.repeat(100) })).toBe(1536);
+  it('adds a long-link member for a link target over 100 bytes', () => {
+    expect(memberBytes({ name: 's', type: 'symlink', size: 0, linkTarget: 't'.repeat(100) })).toBe(512);
+    expect(memberBytes({ name: 's', type: 'symlink', size: 0, linkTarget: 't'.repeat(101) })).toBe(1536);
   });
 
   it('adds two end blocks and pads to the 10240-byte record', () => {

@@ -50,6 +50,15 @@ describe('walkSource with its helper thread', () => {
   it('gives the single-thread walk, entry for entry, and the members and size GNU tar writes', async () => {
     const src = path.join(root, 'src');
     await makeTree(src);
+    // At GNU tar's boundary (a long-name member for a name over 100 bytes): files of exactly 100 bytes,
+    // and directories of 100 before their `/` (20 of each, so a miscount of their long-name members
+    // shows through the 10240-byte rounding).
+    const room = 100 - Buffer.byteLength(memberPrefix(src)) - 1;
+    for (let i = 0; i < 20; i++) {
+      const tail = String(i).padStart(2, '0');
+      await mkdir(path.join(src, `${'d'.repeat(room - 2)}${tail}`));
+      await writeFile(path.join(src, `${'f'.repeat(room - 2)}${tail}`), 'x');
+    }
     const alone = await walkSource(src, { helper: false });
     // Which names each thread walks depends on timing: the walk must not. Walks until the helper took part in one.
     let split = alone;
@@ -71,6 +80,9 @@ describe('walkSource with its helper thread', () => {
     const linked = execFileSync('tar', ['--quoting-style=literal', '-tvf', archive], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('h'));
     expect(linked).toHaveLength(3);
     expect(split.expectedArchiveBytes).toBe(Number(execFileSync('stat', ['-c', '%s', archive], { encoding: 'utf8' })));
+    // The manifest's size, for the preflight: a sha256sum line (64 + 2 + name + newline, and 1 for an escape) per file and hard link.
+    const manifest = [...split.entries].filter(([, e]) => e.type === 'file' || e.type === 'link').map(([rel, e]) => 68 + Buffer.byteLength(memberName(prefix, rel, e.type)));
+    expect(split.manifestBytes).toBe(manifest.reduce((a, b) => a + b, 0));
   });
 
   it('walks a tree with no wide directory on the main thread alone', async () => {
