@@ -1,7 +1,7 @@
 import { constants, lstatSync, readlinkSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { archiveBytes, memberBytes, type MemberType } from './tar-size.js';
+import { archiveBytes, memberBytesOf, type MemberType } from './tar-size.js';
 import { WalkTable, type WalkEntries } from './walk-table.js';
 import { BatchBuilder, readNames, ScanHelper, type ScanBatch, type SplitScan, type StatFields } from './walk-scan.js';
 
@@ -42,6 +42,8 @@ export function memberName(prefix: string, rel: string, type: WalkEntry['type'])
 interface WalkState {
   root: string;
   prefix: string;
+  /** UTF-8 length of `prefix`. */
+  prefixBytes: number;
   entries: WalkTable;
   inodes: Map<string, string>;
   files: number;
@@ -78,7 +80,8 @@ export type WalkGate = (index: number) => Promise<void> | undefined;
 
 function newState(sourceDir: string, onEntry: WalkState['onEntry']): WalkState {
   const root = path.resolve(sourceDir);
-  return { root, prefix: memberPrefix(root), entries: new WalkTable(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, visited: 0, manifestBytes: 0, onEntry };
+  const prefix = memberPrefix(root);
+  return { root, prefix, prefixBytes: Buffer.byteLength(prefix), entries: new WalkTable(), inodes: new Map(), files: 0, bytes: 0, diskBytes: 0, members: 0, visited: 0, manifestBytes: 0, onEntry };
 }
 
 /**
@@ -287,7 +290,8 @@ function typeOf(st: StatFields): WalkEntry['type'] {
 function record(s: WalkState, rel: string, st: StatFields): void {
   let type = typeOf(st);
   // tar skips sockets ("socket ignored"); they are kept for change detection only.
-  const name = memberName(s.prefix, rel, type);
+  // The member name's length, without building it (one string less per entry): prefix, `/rel`, a directory's `/`.
+  const nameBytes = s.prefixBytes + (rel === '' ? 0 : 1 + Buffer.byteLength(rel)) + (type === 'directory' ? 1 : 0);
   let linkTarget: string | undefined;
   const inode = st.nlink > 1 && type === 'file' ? `${st.dev}:${st.ino}` : undefined;
   const first = inode === undefined ? undefined : s.inodes.get(inode);
@@ -295,15 +299,15 @@ function record(s: WalkState, rel: string, st: StatFields): void {
     type = 'link';
     linkTarget = first;
   } else {
-    if (inode !== undefined) s.inodes.set(inode, name);
+    if (inode !== undefined) s.inodes.set(inode, memberName(s.prefix, rel, type));
     s.diskBytes += st.blocks * 512;
     if (type === 'file') {
       s.files += 1;
       s.bytes += st.size;
     }
   }
-  if (type === 'file' || type === 'link') s.manifestBytes += 68 + Buffer.byteLength(name);
+  if (type === 'file' || type === 'link') s.manifestBytes += 68 + nameBytes;
   if (type === 'symlink') linkTarget = readlinkSync(path.join(s.root, rel));
   s.entries.add(rel, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs });
-  if (type !== 'socket') s.members += memberBytes({ name, type, size: st.size, ...(linkTarget === undefined ? {} : { linkTarget }) });
+  if (type !== 'socket') s.members += memberBytesOf(nameBytes, type, st.size, linkTarget === undefined ? 0 : Buffer.byteLength(linkTarget));
 }
