@@ -73,51 +73,15 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     throw streamFailure(err);
   });
   const stop = new AbortController();
-  const tarArgs = ['--force-local', '-cf', o.partialPath, '-C', '/', memberPrefix(o.sourceDir)];
-  const child = execa(...(await tarCommand(tarArgs)), {
-    cancelSignal: AbortSignal.any([o.signal, stop.signal]),
-    forceKillAfterDelay: 5000,
-    buffer: { stdout: false, stderr: true },
-    maxBuffer: { stderr: 4 << 20 },
-    stdin: 'ignore',
-    stdout: 'ignore',
-    reject: false,
-    env: { LC_ALL: 'C' },
-  });
+  const tar = await startTar(o, stop.signal);
   o.onStarted?.();
-  let exited = false;
-  const ended = child.then((r) => {
-    exited = true;
-    return r;
-  });
-  const follower = follow(file, o, () => exited);
-  let followError: unknown;
-  // A read or parse failure while tar still runs is the cause (tar is then stopped);
-  // one after tar failed on its own is the consequence (a truncated archive).
-  let followFailedFirst = false;
+  const follower = follow(file, o, () => tar.exited);
+  const followed = await followToEnd(follower.done, tar, stop);
+  const result = await tar.ended;
   try {
-    await follower.done;
-  } catch (err) {
-    followError = err;
-    followFailedFirst = !exited;
-    stop.abort();
-  }
-  const result = await ended;
-  try {
-    if (o.signal.aborted) throw new BackupFailure('CANCELED', 'the backup was canceled');
-    if (followFailedFirst) throw streamFailure(followError);
-    const exitCode = result.exitCode ?? -1;
-    if (exitCode !== 0 && exitCode !== 1) {
-      if (tarRanOutOfSpace(result.stderr)) throw new BackupFailure('NO_SPACE', `the backup filesystem ran out of space while tar wrote the archive: ${lastTarError(result.stderr)}`);
-      throw new BackupFailure('TAR_FAILED', `tar exited ${result.signal ?? exitCode}: ${lastTarError(result.stderr)}`);
-    }
-    if (followError !== undefined) throw streamFailure(followError);
+    const exitCode = checkOutcome(o.signal, result, followed);
     await sameFile(file, o.partialPath);
-    const durable = follower.syncing().then(() => file.sync()).catch((err: unknown) => {
-      throw streamFailure(err);
-    }).finally(() => file.close());
-    // The caller awaits it after steps of its own; if one of those fails first, it must not go unhandled.
-    durable.catch(() => undefined);
+    const durable = closeWhenDurable(file, follower);
     return { exitCode, stderr: result.stderr, bytes: follower.bytes(), sha256: follower.sha256(), durable };
   } catch (err) {
     // The partial is the caller's to remove, once the file is closed.
@@ -126,6 +90,90 @@ export async function runTar(o: TarRunOptions): Promise<TarRunResult> {
     throw err;
   }
 }
+
+/** How tar ended, as far as the verdict needs it. */
+interface TarExit {
+  readonly exitCode: number | undefined;
+  readonly signal: string | undefined;
+  readonly stderr: string;
+}
+
+interface RunningTar {
+  readonly ended: Promise<TarExit>;
+  /** Set once tar has exited (read by the follower to know the archive is whole). */
+  exited: boolean;
+}
+
+async function startTar(o: TarRunOptions, stop: AbortSignal): Promise<RunningTar> {
+  const tarArgs = ['--force-local', '-cf', o.partialPath, '-C', '/', memberPrefix(o.sourceDir)];
+  const child = execa(...(await tarCommand(tarArgs)), {
+    cancelSignal: AbortSignal.any([o.signal, stop]),
+    forceKillAfterDelay: 5000,
+    buffer: { stdout: false, stderr: true },
+    maxBuffer: { stderr: 4 << 20 },
+    stdin: 'ignore',
+    stdout: 'ignore',
+    reject: false,
+    env: { LC_ALL: 'C' },
+  });
+  const tar: RunningTar = {
+    exited: false,
+    ended: child.then((r) => {
+      tar.exited = true;
+      return { exitCode: r.exitCode, signal: r.signal, stderr: r.stderr };
+    }),
+  };
+  return tar;
+}
+
+/** The follower's failure, and whether it came while tar still ran. */
+interface FollowEnd {
+  readonly error: unknown;
+  readonly first: boolean;
+}
+
+/**
+ * Waits for the follower. A read or parse failure while tar still runs is
+ * the cause (tar is then stopped); one after tar failed on its own is the
+ * consequence (a truncated archive).
+ */
+async function followToEnd(done: Promise<void>, tar: RunningTar, stop: AbortController): Promise<FollowEnd> {
+  try {
+    await done;
+    return { error: undefined, first: false };
+  } catch (err) {
+    const first = !tar.exited;
+    stop.abort();
+    return { error: err, first };
+  }
+}
+
+/** tar's exit code (0, or 1 for files changed while read); throws the failure that ended the stream. */
+function checkOutcome(signal: AbortSignal, result: TarExit, followed: FollowEnd): number {
+  if (signal.aborted) throw new BackupFailure('CANCELED', 'the backup was canceled');
+  if (followed.first) throw streamFailure(followed.error);
+  const exitCode = result.exitCode ?? -1;
+  if (exitCode !== 0 && exitCode !== 1) throw tarFailure(result, exitCode);
+  if (followed.error !== undefined) throw streamFailure(followed.error);
+  return exitCode;
+}
+
+function tarFailure(result: TarExit, exitCode: number): BackupFailure {
+  if (tarRanOutOfSpace(result.stderr)) return new BackupFailure('NO_SPACE', `the backup filesystem ran out of space while tar wrote the archive: ${lastTarError(result.stderr)}`);
+  return new BackupFailure('TAR_FAILED', `tar exited ${result.signal ?? exitCode}: ${lastTarError(result.stderr)}`);
+}
+
+/** Settles once the archive's last pages are on disk (the final fsync) and the file is closed. */
+function closeWhenDurable(file: FileHandle, follower: Follower): Promise<void> {
+  const durable = follower.syncing().then(() => file.sync()).catch((err: unknown) => {
+    throw streamFailure(err);
+  }).finally(() => file.close());
+  // The caller awaits it after steps of its own; if one of those fails first, it must not go unhandled.
+  durable.catch(() => undefined);
+  return durable;
+}
+
+type Follower = ReturnType<typeof follow>;
 
 /**
  * Reads the archive as tar writes it: full 1 MiB reads while tar runs
