@@ -75,32 +75,14 @@ export class TarParser {
   push(chunk: Buffer): void {
     let off = 0;
     const len = chunk.length;
-    while (off < len) {
-      if (this.ended) return;
-      if (this.dataLeft > 0) {
-        off = this.data(chunk, off);
-        continue;
-      }
-      if (this.padLeft > 0) {
-        const n = Math.min(this.padLeft, len - off);
-        this.padLeft -= n;
-        off += n;
-        continue;
-      }
+    while (off < len && !this.ended) {
+      if (this.dataLeft > 0) off = this.data(chunk, off);
+      else if (this.padLeft > 0) off = this.skipPadding(len, off);
       // A header, whole in this chunk (the usual case) or gathered across chunks.
-      if (this.headerHave === 0 && len - off >= block) {
+      else if (this.headerHave === 0 && len - off >= block) {
         this.onHeader(chunk, off);
         off += block;
-      } else {
-        const n = Math.min(block - this.headerHave, len - off);
-        chunk.copy(this.header, this.headerHave, off, off + n);
-        this.headerHave += n;
-        off += n;
-        if (this.headerHave === block) {
-          this.headerHave = 0;
-          this.onHeader(this.header, 0);
-        }
-      }
+      } else off = this.gatherHeader(chunk, off);
     }
   }
 
@@ -108,6 +90,24 @@ export class TarParser {
   end(): void {
     if (this.dataLeft > 0 || this.headerHave > 0 || this.current !== undefined || this.meta !== undefined)
       throw new TarFormatError('unexpected end of the archive (truncated in the middle of a member)');
+  }
+
+  private skipPadding(len: number, off: number): number {
+    const n = Math.min(this.padLeft, len - off);
+    this.padLeft -= n;
+    return off + n;
+  }
+
+  /** Copies what the chunk holds of a header that straddles chunks; parses it once whole. */
+  private gatherHeader(chunk: Buffer, off: number): number {
+    const n = Math.min(block - this.headerHave, chunk.length - off);
+    chunk.copy(this.header, this.headerHave, off, off + n);
+    this.headerHave += n;
+    if (this.headerHave === block) {
+      this.headerHave = 0;
+      this.onHeader(this.header, 0);
+    }
+    return off + n;
   }
 
   private data(chunk: Buffer, off: number): number {
@@ -151,23 +151,35 @@ export class TarParser {
 
   private onHeader(buf: Buffer, at: number): void {
     if (isZeroBlock(buf, at)) {
-      // End of archive (GNU tar writes two zero blocks, then pads the record).
-      if (this.pendingName !== undefined || this.pendingLink !== undefined) throw new TarFormatError('the archive ends after a long-name header');
-      this.ended = true;
+      this.endOfArchive();
       return;
     }
     if (!checksumOk(buf, at)) throw new TarFormatError('invalid tar header (checksum mismatch): the archive is corrupt');
     const type = typeNames[buf[at + 156] ?? 0] ?? 'other';
-    // Only files (and the metadata members) carry data; a link's or directory's size field is 0.
-    const size = this.pendingSize ?? (hasNoData(type) ? 0 : readSize(buf, at + 124));
-    this.pendingSize = undefined;
+    const size = this.memberSize(buf, at, type);
     this.dataLeft = size;
     this.padLeft = (block - (size % block)) % block;
-    if (metaTypes.has(type)) {
-      if (size > maxMetaBytes) throw new TarFormatError(`a ${type} member of ${size} bytes: the archive is corrupt`);
-      this.meta = { type, parts: [] };
-    } else this.current = this.member(buf, at, type, size);
+    if (metaTypes.has(type)) this.startMeta(type, size);
+    else this.current = this.member(buf, at, type, size);
     if (size === 0) this.afterData();
+  }
+
+  /** End of archive (GNU tar writes two zero blocks, then pads the record). */
+  private endOfArchive(): void {
+    if (this.pendingName !== undefined || this.pendingLink !== undefined) throw new TarFormatError('the archive ends after a long-name header');
+    this.ended = true;
+  }
+
+  /** A pax header's size, else the header's; only files (and the metadata members) carry data, a link's or directory's size field is 0. */
+  private memberSize(buf: Buffer, at: number, type: string): number {
+    const size = this.pendingSize ?? (hasNoData(type) ? 0 : readSize(buf, at + 124));
+    this.pendingSize = undefined;
+    return size;
+  }
+
+  private startMeta(type: string, size: number): void {
+    if (size > maxMetaBytes) throw new TarFormatError(`a ${type} member of ${size} bytes: the archive is corrupt`);
+    this.meta = { type, parts: [] };
   }
 
   /** The member a header starts, with the long name or link a GNU or pax header gave it. */

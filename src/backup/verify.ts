@@ -27,6 +27,11 @@ const tarTypes: Readonly<Record<string, WalkEntry['type']>> = {
   'block-device': 'other',
 };
 
+/** The walk's type for a tar member type (a member without one is a file). */
+function walkTypeOf(tarType: string | null | undefined): WalkEntry['type'] {
+  return tarTypes[tarType ?? 'file'] ?? 'other';
+}
+
 /** Checks archive members against the walk taken before the backup: names, types, sizes. */
 export class ArchiveCheck {
   files = 0;
@@ -49,21 +54,24 @@ export class ArchiveCheck {
   }
 
   observe(header: { name: string; type?: string | null; size?: number }): void {
-    const type = tarTypes[header.type ?? 'file'] ?? 'other';
+    const type = walkTypeOf(header.type);
     const size = type === 'file' ? (header.size ?? 0) : 0;
     if (type === 'file') {
       this.files += 1;
       this.bytes += size;
     }
     const rel = relativeOf(this.prefix, header.name);
-    const want = rel === undefined ? undefined : this.before.entries.get(rel, this.next);
+    if (rel === undefined) {
+      this.mismatched.push(header.name);
+      return;
+    }
+    const want = this.before.entries.get(rel, this.next);
     if (want === undefined) {
-      if (rel === undefined) this.mismatched.push(header.name);
-      else this.added.push(rel);
+      this.added.push(rel);
       return;
     }
     this.next = want.index + 1;
-    if (want.type !== type || want.size !== size) this.mismatched.push(rel ?? header.name);
+    if (want.type !== type || want.size !== size) this.mismatched.push(rel);
     else this.seen[want.index] = 1;
   }
 

@@ -142,12 +142,7 @@ export async function walkChanges(sourceDir: string, before: SourceWalk, gate?: 
 function compareEntry(s: WalkState, rel: string, st: StatFields): void {
   const c = s.compare;
   if (c === undefined) return;
-  let type = typeOf(st);
-  if (type === 'file' && st.nlink > 1) {
-    const inode = `${st.dev}:${st.ino}`;
-    if (s.inodes.has(inode)) type = 'link';
-    else s.inodes.set(inode, rel);
-  }
+  const type = linkAwareType(s, rel, st);
   const a = c.current;
   if (a !== undefined) {
     c.seen[a.index] = 1;
@@ -155,6 +150,21 @@ function compareEntry(s: WalkState, rel: string, st: StatFields): void {
   }
   const size = type === 'file' ? st.size : 0;
   if (a === undefined || a.type !== type || a.size !== size || a.mtimeMs !== st.mtimeMs) c.changed.push(rel);
+}
+
+/** The entry's type as tar stores it: a file already walked under another name (a hard link) is a link. */
+function linkAwareType(s: WalkState, rel: string, st: StatFields): WalkEntry['type'] {
+  const type = typeOf(st);
+  const inode = linkedInode(st, type);
+  if (inode === undefined) return type;
+  if (s.inodes.has(inode)) return 'link';
+  s.inodes.set(inode, rel);
+  return type;
+}
+
+/** The inode key of a file that has other hard links (tar stores all but the first one walked as links to it). */
+function linkedInode(st: StatFields, type: WalkEntry['type']): string | undefined {
+  return type === 'file' && st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
 }
 
 /** One entry and, for a directory, everything under it: near half here, far half shared with the helper when idle. */
@@ -290,24 +300,30 @@ function typeOf(st: StatFields): WalkEntry['type'] {
 function record(s: WalkState, rel: string, st: StatFields): void {
   let type = typeOf(st);
   // tar skips sockets ("socket ignored"); they are kept for change detection only.
-  // The member name's length, without building it (one string less per entry): prefix, `/rel`, a directory's `/`.
-  const nameBytes = s.prefixBytes + (rel === '' ? 0 : 1 + Buffer.byteLength(rel)) + (type === 'directory' ? 1 : 0);
-  let linkTarget: string | undefined;
-  const inode = st.nlink > 1 && type === 'file' ? `${st.dev}:${st.ino}` : undefined;
-  const first = inode === undefined ? undefined : s.inodes.get(inode);
-  if (first !== undefined) {
-    type = 'link';
-    linkTarget = first;
-  } else {
+  const nameBytes = memberNameBytes(s, rel, type);
+  const inode = linkedInode(st, type);
+  let linkTarget = inode === undefined ? undefined : s.inodes.get(inode);
+  if (linkTarget !== undefined) type = 'link';
+  else {
     if (inode !== undefined) s.inodes.set(inode, memberName(s.prefix, rel, type));
-    s.diskBytes += st.blocks * 512;
-    if (type === 'file') {
-      s.files += 1;
-      s.bytes += st.size;
-    }
+    countContent(s, st, type);
   }
   if (type === 'file' || type === 'link') s.manifestBytes += 68 + nameBytes;
   if (type === 'symlink') linkTarget = readlinkSync(path.join(s.root, rel));
   s.entries.add(rel, { type, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs });
   if (type !== 'socket') s.members += memberBytesOf(nameBytes, type, st.size, linkTarget === undefined ? 0 : Buffer.byteLength(linkTarget));
+}
+
+/** The member name's length, without building it (one string less per entry): prefix, `/rel`, a directory's `/`. */
+function memberNameBytes(s: WalkState, rel: string, type: WalkEntry['type']): number {
+  return s.prefixBytes + (rel === '' ? 0 : 1 + Buffer.byteLength(rel)) + (type === 'directory' ? 1 : 0);
+}
+
+/** Files, their bytes and disk blocks (`du`), each inode once. */
+function countContent(s: WalkState, st: StatFields, type: WalkEntry['type']): void {
+  s.diskBytes += st.blocks * 512;
+  if (type === 'file') {
+    s.files += 1;
+    s.bytes += st.size;
+  }
 }
