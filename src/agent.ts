@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from './config/schema.js';
 import { noEvents, type EventSink } from './lib/events.js';
-import { createHeapTrimmer } from './lib/heap.js';
+import { createHeapTrimmer, type HeapTrimmer } from './lib/heap.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createBackupService } from './backup/service.js';
@@ -19,7 +19,7 @@ import { removeLeftovers } from './trust/apply.js';
 import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from './trust/reconciler.js';
 import { createDirectorySource } from './trust/sources/directory.js';
 import type { TrustSource } from './trust/sources/source.js';
-import type { KubeWiring } from './agent-kube.js';
+import type { Hosts, KubeWiring } from './agent-kube.js';
 
 /** A running agent: where it listens, and how to stop it. */
 export interface AgentHandle {
@@ -51,19 +51,12 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
   const shutdown = new AbortController();
   const targets = certsDirTargets(config);
   for (const t of targets) await removeLeftovers(t.dir);
-  // Loaded only when needed: @kubernetes/client-node alone costs about 70 MiB of RSS.
-  const kube = needsKubernetes(config)
-    ? (await import('./agent-kube.js')).wireKubernetes(config, { logger, metrics, ...(deps.events === undefined ? {} : { events: deps.events }) })
-    : undefined;
+  const kube = await wireKubernetesWhenNeeded(deps, metrics);
   const events = kube?.events ?? deps.events ?? noEvents;
   const source = createTrustSource(config, kube);
   const trust = createTrustReconciler({ source, targets, logger: logger.child({ component: 'trust' }), metrics, events });
   const hosts = kube?.hosts;
-  const sections: StatusSections = {
-    trust: () => trust.status(),
-    ...(hosts === undefined ? {} : { hosts: () => hosts.manager.status() }),
-    ...(kube === undefined ? {} : { api: () => kube.apiStatus() }),
-  };
+  const sections = statusSections(trust, kube);
   const heap = createHeapTrimmer({ quietMs: heapQuietMs, busyEveryMs: heapBusyEveryMs });
   const backups = await createBackupService({
     config,
@@ -82,19 +75,7 @@ export async function startAgent(deps: AgentDeps): Promise<AgentHandle> {
     trustRoutes({ report: doctorReport(config, source, kube) }),
   ];
   const servers = await startServers({ config, logger, routes, reviewer: deps.reviewer ?? kube?.reviewer });
-  await source.start(() => {
-    void trust.reconcile();
-    heap.poke();
-  });
-  await hosts?.start();
-  await trust.reconcile();
-  await hosts?.manager.reconcile();
-  heap.trim();
-  const resync = setInterval(() => {
-    void trust.reconcile();
-    void hosts?.manager.reconcile();
-    heap.poke();
-  }, config.trust.resyncSeconds * 1000);
+  const resync = await startReconciling({ source, trust, hosts, heap, resyncSeconds: config.trust.resyncSeconds });
   logger.info({ source: source.description, targets, url: servers.url, socket: servers.socket, node: config.nodeName }, 'node-ca agent started');
   return {
     url: servers.url,
@@ -125,6 +106,47 @@ export function certsDirTargets(config: Config): CertsDirTarget[] {
   if (config.trust.containerdCertsDir !== '') targets.push({ dir: config.trust.containerdCertsDir, flavor: 'containerd' });
   if (config.trust.dockerCertsDir !== '') targets.push({ dir: config.trust.dockerCertsDir, flavor: 'docker' });
   return targets;
+}
+
+// Loaded only when needed: @kubernetes/client-node alone costs about 70 MiB of RSS.
+async function wireKubernetesWhenNeeded(deps: AgentDeps, metrics: Metrics): Promise<KubeWiring | undefined> {
+  if (!needsKubernetes(deps.config)) return undefined;
+  const { config, logger } = deps;
+  return (await import('./agent-kube.js')).wireKubernetes(config, { logger, metrics, ...(deps.events === undefined ? {} : { events: deps.events }) });
+}
+
+function statusSections(trust: TrustReconciler, kube: KubeWiring | undefined): StatusSections {
+  const hosts = kube?.hosts;
+  return {
+    trust: () => trust.status(),
+    ...(hosts === undefined ? {} : { hosts: () => hosts.manager.status() }),
+    ...(kube === undefined ? {} : { api: () => kube.apiStatus() }),
+  };
+}
+
+interface ReconcileWiring {
+  readonly source: TrustSource;
+  readonly trust: TrustReconciler;
+  readonly hosts: Hosts | undefined;
+  readonly heap: HeapTrimmer;
+  readonly resyncSeconds: number;
+}
+
+/** Starts the watches, reconciles trust then hosts once, trims the start-up garbage, and returns the resync timer. */
+async function startReconciling({ source, trust, hosts, heap, resyncSeconds }: ReconcileWiring): Promise<NodeJS.Timeout> {
+  await source.start(() => {
+    void trust.reconcile();
+    heap.poke();
+  });
+  await hosts?.start();
+  await trust.reconcile();
+  await hosts?.manager.reconcile();
+  heap.trim();
+  return setInterval(() => {
+    void trust.reconcile();
+    void hosts?.manager.reconcile();
+    heap.poke();
+  }, resyncSeconds * 1000);
 }
 
 function createAgentPullChecker(deps: AgentDeps, metrics: Metrics, signal: AbortSignal) {

@@ -71,23 +71,29 @@ function podFromEnv(env: ConfigEnv): Pick<Config, 'pod'> {
 
 /** Rules that span keys: insecure listeners, a backup dir inside a source. */
 function crossChecks(c: Config): string[] {
-  const problems: string[] = [];
-  const { listen, tls, auth } = c.server;
-  if (listen !== '') {
-    const host = splitListen(listen)?.host;
-    if (host === undefined) problems.push(`server.listen: "${listen}" is not host:port`);
-    else if (!isLoopback(host) && tls.mode === 'disabled')
-      problems.push('server.tls.mode: disabled is only allowed when server.listen is a loopback address');
-    else if (!isLoopback(host) && auth.mode === 'none')
-      problems.push('server.auth.mode: none is only allowed when server.listen is a loopback address');
-  }
-  const dir = path.resolve(c.backup.dir);
-  for (const [name, src] of Object.entries(c.backup.sources)) {
-    const source = path.resolve(src);
-    if (dir === source || dir.startsWith(source + path.sep))
-      problems.push(`backup.dir: ${c.backup.dir} is inside backup.sources.${name} (${src}); the archive would contain itself`);
-  }
-  return problems;
+  return [...listenProblems(c.server), ...backupDirProblems(c.backup)];
+}
+
+/** A listener off loopback needs TLS and authentication; at most one problem is reported. */
+function listenProblems({ listen, tls, auth }: Config['server']): string[] {
+  if (listen === '') return [];
+  const host = splitListen(listen)?.host;
+  if (host === undefined) return [`server.listen: "${listen}" is not host:port`];
+  if (isLoopback(host)) return [];
+  if (tls.mode === 'disabled') return ['server.tls.mode: disabled is only allowed when server.listen is a loopback address'];
+  if (auth.mode === 'none') return ['server.auth.mode: none is only allowed when server.listen is a loopback address'];
+  return [];
+}
+
+function backupDirProblems(backup: Config['backup']): string[] {
+  const dir = path.resolve(backup.dir);
+  return Object.entries(backup.sources)
+    .filter(([, src]) => isSameOrInside(dir, path.resolve(src)))
+    .map(([name, src]) => `backup.dir: ${backup.dir} is inside backup.sources.${name} (${src}); the archive would contain itself`);
+}
+
+function isSameOrInside(dir: string, parent: string): boolean {
+  return dir === parent || dir.startsWith(parent + path.sep);
 }
 
 /** `host:port`, `[v6]:port`; undefined when malformed. */

@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment -- client-node's models are classes used as plain shapes: its serializer reads fields, never prototypes, and its own docs pass object literals. */
+import type { V1TokenReviewStatus } from '@kubernetes/client-node';
 import { NodeCaError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { KubeClient } from './client.js';
@@ -68,16 +69,7 @@ export function createReviewer(client: KubeClient, metrics?: Metrics): Reviewer 
         .catch((err: unknown) => {
           throw unavailable('tokenreview', err);
         });
-      const s = review.status ?? {};
-      if (s.authenticated !== true || s.user?.username === undefined)
-        return { authenticated: false, audiences: [], error: s.error ?? 'not authenticated' };
-      const user = {
-        username: s.user.username,
-        uid: s.user.uid ?? '',
-        groups: s.user.groups ?? [],
-        extra: s.user.extra ?? {},
-      };
-      return { authenticated: true, user, audiences: s.audiences ?? [] };
+      return tokenReviewResult(review.status ?? {});
     },
     async reviewAccess(req) {
       const body = {
@@ -109,4 +101,17 @@ export function createReviewer(client: KubeClient, metrics?: Metrics): Reviewer 
       return reason === undefined || reason === '' ? { allowed } : { allowed, reason };
     },
   };
+}
+
+/** A TokenReview status as node-ca's result: authenticated only with a username; absent fields are empty. */
+function tokenReviewResult(s: V1TokenReviewStatus): TokenReviewResult {
+  if (s.authenticated !== true || s.user?.username === undefined)
+    return { authenticated: false, audiences: [], error: s.error ?? 'not authenticated' };
+  const user = {
+    username: s.user.username,
+    uid: s.user.uid ?? '',
+    groups: s.user.groups ?? [],
+    extra: s.user.extra ?? {},
+  };
+  return { authenticated: true, user, audiences: s.audiences ?? [] };
 }

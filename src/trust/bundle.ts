@@ -51,8 +51,19 @@ export type BundleParse = { ok: true; bundle: CaBundle } | { ok: false; reason: 
 const blockRe = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
 
 export function parseBundle(text: string): BundleParse {
+  const blocks = parseBlocks(text);
+  if (!blocks.ok) return blocks;
+  const certificates = withoutDuplicates(blocks.certificates);
+  if (certificates.length === 0) return { ok: false, reason: 'no CERTIFICATE block found' };
+  const pem = certificates.map((c) => c.pem).join('');
+  return { ok: true, bundle: { certificates, pem, sha256: sha256Hex(pem) } };
+}
+
+type BlocksParse = { ok: true; certificates: CaCertificate[] } | { ok: false; reason: string };
+
+/** Every block in order; the first bad block or stray line refuses the whole text. */
+function parseBlocks(text: string): BlocksParse {
   const certificates: CaCertificate[] = [];
-  const seen = new Set<string>();
   let last = 0;
   let index = 0;
   for (const match of text.matchAll(blockRe)) {
@@ -62,18 +73,28 @@ export function parseBundle(text: string): BundleParse {
     last = match.index + match[0].length;
     const parsed = parseBlock(match[0], match[1] ?? '', index);
     if (!parsed.ok) return parsed;
-    if (seen.has(parsed.cert.fingerprint)) continue;
-    seen.add(parsed.cert.fingerprint);
     certificates.push(parsed.cert);
   }
-  const trailing = strayText(text.slice(last));
-  if (trailing !== undefined) {
-    const what = /-----BEGIN/.test(trailing) ? 'an unterminated PEM block' : `unexpected text "${trailing}"`;
-    return { ok: false, reason: `${what} after the last certificate` };
-  }
-  if (certificates.length === 0) return { ok: false, reason: 'no CERTIFICATE block found' };
-  const pem = certificates.map((c) => c.pem).join('');
-  return { ok: true, bundle: { certificates, pem, sha256: sha256Hex(pem) } };
+  const trailing = trailingProblem(text.slice(last));
+  return trailing === undefined ? { ok: true, certificates } : { ok: false, reason: trailing };
+}
+
+/** What is wrong after the last block, if anything: a truncated paste leaves a BEGIN without its END. */
+function trailingProblem(rest: string): string | undefined {
+  const trailing = strayText(rest);
+  if (trailing === undefined) return undefined;
+  const what = /-----BEGIN/.test(trailing) ? 'an unterminated PEM block' : `unexpected text "${trailing}"`;
+  return `${what} after the last certificate`;
+}
+
+/** Same DER, same fingerprint: the first one is kept, in its place. */
+function withoutDuplicates(certificates: readonly CaCertificate[]): CaCertificate[] {
+  const seen = new Set<string>();
+  return certificates.filter((c) => {
+    if (seen.has(c.fingerprint)) return false;
+    seen.add(c.fingerprint);
+    return true;
+  });
 }
 
 type BlockParse = { ok: true; cert: CaCertificate } | { ok: false; reason: string };

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { CertsDirTarget, TrustSyncRecord } from './reconciler.js';
+import type { CaCertificate } from './bundle.js';
+import type { CertsDirTarget, Conflict, TrustSyncRecord } from './reconciler.js';
 import { CA_FILE, HOSTS_TOML, MARKER_FILE } from './render.js';
 
 /** The trust part of `GET /v1/status`. */
@@ -45,25 +46,44 @@ export function buildTrustStatus(input: {
     lastSyncTime: last?.time.toISOString() ?? null,
     revision: last?.revision ?? null,
     lastError: input.lastError ?? null,
-    registries: (last?.desired.registries ?? []).map((r) => ({
+    ...syncFindings(last, input.targets, input.now),
+  };
+}
+
+type SyncFindings = Pick<TrustStatus, 'registries' | 'conflicts' | 'invalidKeys' | 'errors'>;
+
+/** What the last reconcile found; all empty before the first one. */
+function syncFindings(last: TrustSyncRecord | undefined, targets: readonly CertsDirTarget[], now: Date): SyncFindings {
+  if (last === undefined) return { registries: [], conflicts: [], invalidKeys: [], errors: [] };
+  return {
+    registries: last.desired.registries.map((r) => ({
       host: r.host,
       key: r.key,
-      certificates: r.bundle.certificates.map((c) => ({
-        subject: c.subject,
-        issuer: c.issuer,
-        notAfter: c.notAfter.toISOString(),
-        fingerprint: c.fingerprint,
-        isCA: c.isCA,
-        expired: c.notAfter.getTime() < input.now.getTime(),
-      })),
-      paths: input.targets
-        .filter((t) => !last?.conflicts.some((c) => c.certsDir === t.dir && c.host === r.host))
-        .flatMap((t) => filesFor(t).map((f) => path.join(t.dir, r.host, f))),
+      certificates: r.bundle.certificates.map((c) => certificateStatus(c, now)),
+      paths: keptPaths(r.host, targets, last.conflicts),
     })),
-    conflicts: last?.conflicts ?? [],
-    invalidKeys: last?.desired.invalid ?? [],
-    errors: last?.errors ?? [],
+    conflicts: last.conflicts,
+    invalidKeys: last.desired.invalid,
+    errors: last.errors,
   };
+}
+
+function certificateStatus(c: CaCertificate, now: Date): RegistryStatus['certificates'][number] {
+  return {
+    subject: c.subject,
+    issuer: c.issuer,
+    notAfter: c.notAfter.toISOString(),
+    fingerprint: c.fingerprint,
+    isCA: c.isCA,
+    expired: c.notAfter.getTime() < now.getTime(),
+  };
+}
+
+/** Files node-ca keeps for `host` (not those in a conflicting directory). */
+function keptPaths(host: string, targets: readonly CertsDirTarget[], conflicts: readonly Conflict[]): string[] {
+  return targets
+    .filter((t) => !conflicts.some((c) => c.certsDir === t.dir && c.host === host))
+    .flatMap((t) => filesFor(t).map((f) => path.join(t.dir, host, f)));
 }
 
 function filesFor(t: CertsDirTarget): string[] {
