@@ -8,7 +8,9 @@ import {
   fillMinioSource as fillSource,
   parseBackupDoc as parse,
   backupDocByNode as byNode,
+  type FleetBackupDoc,
   type FleetCluster,
+  type FleetNode,
 } from '../support/fleet-cluster.js';
 import { makeCa } from '../support/pki.js';
 
@@ -41,6 +43,36 @@ async function startTrap(): Promise<number> {
   return (trap.address() as { port: number }).port;
 }
 
+type NodeBackup = FleetBackupDoc['nodes'][number];
+
+/** The archive's file name, the same on the node and in the out dir. */
+function archiveName(r: NodeBackup | undefined): string {
+  return path.basename(r?.job?.archivePath ?? '');
+}
+
+/** A node's backup succeeded, and its archive and sidecars in `out/NODE/` are byte-identical to the node's own. */
+async function expectDownloaded(out: string, n: FleetNode, r: NodeBackup | undefined): Promise<void> {
+  expect(r).toMatchObject({ ok: true, job: { phase: 'Succeeded' } });
+  expect(Date.parse(r?.job?.completionTime ?? '')).toBeGreaterThanOrEqual(
+    Date.parse(r?.job?.startTime ?? ''),
+  );
+  const name = archiveName(r);
+  const local = path.join(out, n.name, name);
+  expect(await readFile(local)).toEqual(await readFile(path.join(n.backupDir, name)));
+  expect(await readFile(`${local}.sha256`, 'utf8')).toBe(
+    await readFile(path.join(n.backupDir, `${name}.sha256`), 'utf8'),
+  );
+  expect(await readFile(`${local}.manifest`, 'utf8')).toBe(
+    await readFile(path.join(n.backupDir, `${name}.manifest`), 'utf8'),
+  );
+  // The sidecar checks the archive the way SPEC says: sha256sum -c in its directory.
+  expect(
+    execFileSync('sha256sum', ['-c', `${name}.sha256`], {
+      cwd: path.join(out, n.name),
+    }).toString(),
+  ).toMatch(/: OK/);
+}
+
 describe('node-ca fleet backup', () => {
   it('backs up every control-plane node, never a worker, and downloads byte-identical archives with sidecars', async () => {
     const nodes = await Promise.all(
@@ -58,37 +90,14 @@ describe('node-ca fleet backup', () => {
     expect(doc.selector).toBe('node-role.kubernetes.io/control-plane');
     expect(doc.nodes.map((n) => n.node)).toEqual(['cp1', 'cp2', 'cp3']);
     expect(trapConnections).toBe(0);
-    for (const n of nodes) {
-      const r = byNode(doc)[n.name];
-      expect(r).toMatchObject({ ok: true, job: { phase: 'Succeeded' } });
-      expect(Date.parse(r?.job?.completionTime ?? '')).toBeGreaterThanOrEqual(
-        Date.parse(r?.job?.startTime ?? ''),
-      );
-      const name = path.basename(r?.job?.archivePath ?? '');
-      const local = path.join(out, n.name, name);
-      expect(await readFile(local)).toEqual(await readFile(path.join(n.backupDir, name)));
-      expect(await readFile(`${local}.sha256`, 'utf8')).toBe(
-        await readFile(path.join(n.backupDir, `${name}.sha256`), 'utf8'),
-      );
-      expect(await readFile(`${local}.manifest`, 'utf8')).toBe(
-        await readFile(path.join(n.backupDir, `${name}.manifest`), 'utf8'),
-      );
-      // The sidecar checks the archive the way SPEC says: sha256sum -c in its directory.
-      expect(
-        execFileSync('sha256sum', ['-c', `${name}.sha256`], {
-          cwd: path.join(out, n.name),
-        }).toString(),
-      ).toMatch(/: OK/);
-    }
+    for (const n of nodes) await expectDownloaded(out, n, byNode(doc)[n.name]);
     // The human table: one row per node with phase, files, short sha256, start, end.
     expect(run.stderr).toMatch(
       /^cp2\s+Succeeded\s+21\s+\S+ KiB\s+[0-9a-f]{12}\s+\d{4}-\S+\s+\d{4}-\S+\s+\d+\.\ds$/m,
     );
 
     // A second run into the same directory: cp1's data changed, its new archive differs: refused, not overwritten.
-    const before = await readFile(
-      path.join(out, 'cp1', path.basename(byNode(doc).cp1?.job?.archivePath ?? '')),
-    );
+    const before = await readFile(path.join(out, 'cp1', archiveName(byNode(doc).cp1)));
     await writeFile(path.join(nodes[0]!.sourceDir, 'registry', 'new-object'), 'new');
     const again = await cluster.runFleet(['backup', '--out-dir', out, '--json']);
     expect(again.code).toBe(1);
@@ -99,9 +108,7 @@ describe('node-ca fleet backup', () => {
       job: { phase: 'Succeeded' },
     });
     expect(second.cp2).toMatchObject({ ok: true, download: { reused: true } });
-    expect(
-      await readFile(path.join(out, 'cp1', path.basename(byNode(doc).cp1?.job?.archivePath ?? ''))),
-    ).toEqual(before);
+    expect(await readFile(path.join(out, 'cp1', archiveName(byNode(doc).cp1)))).toEqual(before);
     expect(again.stderr).toMatch(/failed on 1 of 3 nodes: cp1/);
   });
 

@@ -18,6 +18,17 @@ afterEach(async () => {
   await box?.remove();
 });
 
+/** Opens every host's ca.crt and hosts.toml under a certs.d directory once, adding each content read to the sets. */
+async function readHostFiles(dir: string, seenCa: Set<string>, seenToml: Set<string>): Promise<void> {
+  const hosts = await readdir(dir).catch(() => [] as string[]);
+  for (const h of hosts) {
+    const ca = await readFile(path.join(dir, h, 'ca.crt'), 'utf8').catch(() => undefined);
+    if (ca !== undefined) seenCa.add(ca);
+    const toml = await readFile(path.join(dir, h, 'hosts.toml'), 'utf8').catch(() => undefined);
+    if (toml !== undefined) seenToml.add(toml);
+  }
+}
+
 it('kill -9 at random instants during a stream of updates never leaves a partial or corrupt file', async () => {
   box = await createTrustSandbox();
   const sandbox = box;
@@ -30,15 +41,7 @@ it('kill -9 at random instants during a stream of updates never leaves a partial
   // A reader that keeps opening every file the agent may write, as containerd would.
   const reader = (async () => {
     while (state.reading) {
-      for (const dir of [sandbox.containerd, sandbox.docker]) {
-        const hosts = await readdir(dir).catch(() => [] as string[]);
-        for (const h of hosts) {
-          const ca = await readFile(path.join(dir, h, 'ca.crt'), 'utf8').catch(() => undefined);
-          if (ca !== undefined) seenCa.add(ca);
-          const toml = await readFile(path.join(dir, h, 'hosts.toml'), 'utf8').catch(() => undefined);
-          if (toml !== undefined) seenToml.add(toml);
-        }
-      }
+      for (const dir of [sandbox.containerd, sandbox.docker]) await readHostFiles(dir, seenCa, seenToml);
       await new Promise((r) => setImmediate(r));
     }
   })();

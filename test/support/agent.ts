@@ -48,15 +48,8 @@ export interface StartAgentOptions {
 
 /** Runs the built CLI as a real process (Node 24: the same binary that runs the tests). */
 export async function startAgentProcess(options: StartAgentOptions): Promise<AgentProcess> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'node-ca-cfg-'));
-  const configFile = path.join(dir, 'config.yaml');
-  await writeFile(configFile, JSON.stringify(options.config, null, 2));
-  const args = options.args?.(configFile) ?? ['agent', '--config', configFile];
-  const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeArgs ?? []), cliPath, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', NODE_NAME: 'test-node', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const configFile = await writeConfigFile(options.config);
+  const child = spawnAgent(options, configFile);
   const logs: LogLine[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => logs.push(parseLine(line)));
@@ -68,24 +61,13 @@ export async function startAgentProcess(options: StartAgentOptions): Promise<Age
   );
   const waitForLog = (pred: (l: LogLine) => boolean, timeoutMs = 15_000) =>
     waitFor(() => logs.find(pred), { timeoutMs, message: `agent log line (stderr: ${stderr.slice(-5).join(' | ')})` });
-  let started: LogLine | undefined;
-  if (options.waitStarted ?? true) {
-    let exitedEarly = false;
-    void exited.then(() => (exitedEarly = true));
-    started = await waitFor(
-      () => {
-        if (exitedEarly) throw new Error(`agent exited early: ${stderr.join('\n')} ${JSON.stringify(logs.slice(-3))}`);
-        return logs.find((l) => l.msg === 'node-ca agent started');
-      },
-      { timeoutMs: 20_000, message: 'agent start' },
-    );
-  }
+  const started = (options.waitStarted ?? true) ? await waitForStartLine(exited, logs, stderr) : undefined;
   return {
     child,
     // -1 would mean "every process" to kill(2): never a stand-in for a missing pid.
     pid: child.pid ?? fail('the agent process has no pid (spawn failed)'),
-    url: typeof started?.url === 'string' ? started.url : undefined,
-    socket: typeof started?.socket === 'string' ? started.socket : undefined,
+    url: stringField(started, 'url'),
+    socket: stringField(started, 'socket'),
     logs,
     stderr,
     waitForLog,
@@ -95,6 +77,43 @@ export async function startAgentProcess(options: StartAgentOptions): Promise<Age
       return exited;
     },
   };
+}
+
+/** Writes the configuration to a fresh temp dir; returns the file's path. */
+async function writeConfigFile(config: unknown): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'node-ca-cfg-'));
+  const configFile = path.join(dir, 'config.yaml');
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  return configFile;
+}
+
+/** `[prefix…] node [nodeArgs…] cli args…` with a minimal environment, stdout and stderr piped. */
+function spawnAgent(options: StartAgentOptions, configFile: string) {
+  const args = options.args?.(configFile) ?? ['agent', '--config', configFile];
+  const argv = [...(options.prefix ?? []), process.execPath, ...(options.nodeArgs ?? []), cliPath, ...args];
+  return spawn(argv[0]!, argv.slice(1), {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', NODE_NAME: 'test-node', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Polls for the "node-ca agent started" line; once the agent has exited, each poll fails with its output. */
+async function waitForStartLine(exited: Promise<unknown>, logs: readonly LogLine[], stderr: readonly string[]): Promise<LogLine> {
+  let exitedEarly = false;
+  void exited.then(() => (exitedEarly = true));
+  return waitFor(
+    () => {
+      if (exitedEarly) throw new Error(`agent exited early: ${stderr.join('\n')} ${JSON.stringify(logs.slice(-3))}`);
+      return logs.find((l) => l.msg === 'node-ca agent started');
+    },
+    { timeoutMs: 20_000, message: 'agent start' },
+  );
+}
+
+/** A string field of a log line (the start line's `url`, `socket`); undefined when absent or not a string. */
+function stringField(line: LogLine | undefined, key: string): string | undefined {
+  const value = line?.[key];
+  return typeof value === 'string' ? value : undefined;
 }
 
 function parseLine(line: string): LogLine {

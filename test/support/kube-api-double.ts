@@ -132,6 +132,48 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
 }
 
+/** A watch's `resourceVersion`: absent, empty and "0" all mean "start from the current state". */
+function watchStartVersion(fromRv: string | undefined): number | undefined {
+  return fromRv === undefined || fromRv === '' || fromRv === '0' ? undefined : Number(fromRv);
+}
+
+/** `namespaces/NS/REST…` → NS and REST…; anything else has no namespace. */
+function splitNamespace(segments: string[]): { namespace: string | undefined; rest: string[] } {
+  if (segments[0] === 'namespaces' && segments.length >= 3)
+    return { namespace: segments[1], rest: segments.slice(2) };
+  return { namespace: undefined, rest: segments };
+}
+
+function isResourceName(name: string | undefined): name is ResourceName {
+  return name !== undefined && name in resources;
+}
+
+/**
+ * A TokenReview's status for the identity a token maps to: authenticated when the token is known
+ * and carries one of the wanted audiences (any, when none are wanted or it is not audience-bound).
+ */
+function tokenReviewStatus(id: TokenIdentity | undefined, wanted: readonly string[]) {
+  if (id === undefined) return { authenticated: false, error: 'invalid bearer token', user: {} };
+  if (!audiencesMatch(id, wanted))
+    return { authenticated: false, error: 'token audiences do not match', user: {} };
+  return {
+    authenticated: true,
+    user: { username: id.username, uid: id.uid ?? '', groups: id.groups ?? [] },
+    audiences:
+      wanted.length > 0
+        ? wanted.filter((a) => id.audiences?.includes(a) ?? true)
+        : (id.audiences ?? []),
+  };
+}
+
+function audiencesMatch(id: TokenIdentity, wanted: readonly string[]): boolean {
+  return (
+    id.audiences === undefined ||
+    wanted.length === 0 ||
+    wanted.some((a) => id.audiences?.includes(a))
+  );
+}
+
 export async function startKubeApiDouble(options: { token?: string } = {}): Promise<KubeApiDouble> {
   const ca = makeCa('kube-api-double-ca');
   const serverCert = issueServerCert(ca, ['localhost', '127.0.0.1']);
@@ -205,8 +247,7 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const watcher: Watcher = { ...w, res };
-    const from =
-      fromRv === undefined || fromRv === '' || fromRv === '0' ? undefined : Number(fromRv);
+    const from = watchStartVersion(fromRv);
     if (from !== undefined && from < compactedBefore) {
       writeEvent(
         res,
@@ -216,14 +257,21 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       res.end();
       return;
     }
-    if (from === undefined) {
-      for (const o of list(w.resource, w.namespace, w.match).items) writeEvent(res, 'ADDED', o);
-    } else {
-      for (const h of history)
-        if (h.rv > from && sees(watcher, h.resource, h.object)) writeEvent(res, h.type, h.object);
-    }
+    replay(watcher, from);
     watchers.add(watcher);
     res.on('close', () => watchers.delete(watcher));
+  }
+
+  /** A new watch's first events: the current objects as ADDED, or the history after `from`. */
+  function replay(watcher: Watcher, from: number | undefined): void {
+    const { res } = watcher;
+    if (from === undefined) {
+      for (const o of list(watcher.resource, watcher.namespace, watcher.match).items)
+        writeEvent(res, 'ADDED', o);
+      return;
+    }
+    for (const h of history)
+      if (h.rv > from && sees(watcher, h.resource, h.object)) writeEvent(res, h.type, h.object);
   }
 
   function route(
@@ -232,20 +280,9 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
   ): { resource: ResourceName; namespace?: string; name?: string } | undefined {
     const parts = url.pathname.split('/').filter(Boolean);
     if (parts[0] !== 'api' || parts[1] !== 'v1') return undefined;
-    let rest = parts.slice(2);
-    let namespace: string | undefined;
-    if (rest[0] === 'namespaces' && rest.length >= 3) {
-      namespace = rest[1];
-      rest = rest.slice(2);
-    }
-    const resource = rest[0] as ResourceName | undefined;
-    if (
-      resource === undefined ||
-      !(resource in resources) ||
-      rest.length > 2 ||
-      req.method !== 'GET'
-    )
-      return undefined;
+    const { namespace, rest } = splitNamespace(parts.slice(2));
+    const resource = rest[0];
+    if (!isResourceName(resource) || rest.length > 2 || req.method !== 'GET') return undefined;
     return {
       resource,
       ...(namespace === undefined ? {} : { namespace }),
@@ -317,33 +354,12 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
 
   function tokenReview(body: Record<string, unknown>) {
     const spec = (body.spec ?? {}) as { token?: string; audiences?: string[] };
-    const id = tokens.get(spec.token ?? '');
-    const wanted = spec.audiences ?? [];
-    const audOk =
-      id !== undefined &&
-      (id.audiences === undefined ||
-        wanted.length === 0 ||
-        wanted.some((a) => id.audiences?.includes(a)));
-    const authenticated = id !== undefined && audOk;
     return {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       metadata: {},
       spec,
-      status: authenticated
-        ? {
-            authenticated: true,
-            user: { username: id.username, uid: id.uid ?? '', groups: id.groups ?? [] },
-            audiences:
-              wanted.length > 0
-                ? wanted.filter((a) => id.audiences?.includes(a) ?? true)
-                : (id.audiences ?? []),
-          }
-        : {
-            authenticated: false,
-            error: id === undefined ? 'invalid bearer token' : 'token audiences do not match',
-            user: {},
-          },
+      status: tokenReviewStatus(tokens.get(spec.token ?? ''), spec.audiences ?? []),
     };
   }
 

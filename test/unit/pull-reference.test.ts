@@ -3,22 +3,27 @@ import { isRegistryAllowed, parseImageReference } from '../../src/pull/reference
 
 const digest = `sha256:${'a'.repeat(64)}`;
 
+/** The expected `ref` of a parsed reference; tag and digest are always keys, so an unexpected one fails. */
+function ref(domain: string, path: string, tag: string | undefined, dig: string | undefined) {
+  return { domain, path, tag, digest: dig };
+}
+
 describe('parseImageReference (distribution/reference grammar)', () => {
   it.each([
-    ['registry.test.local:5000/acp/core:latest', 'registry.test.local:5000', 'acp/core', 'latest', undefined],
-    ['registry.test.local:5000/acp/core', 'registry.test.local:5000', 'acp/core', 'latest', undefined],
-    [`registry.test.local/acp/core@${digest}`, 'registry.test.local', 'acp/core', undefined, digest],
-    [`registry.test.local/acp/core:v1@${digest}`, 'registry.test.local', 'acp/core', 'v1', digest],
-    ['localhost:5000/a/b_c-d.e:1.0-rc_1', 'localhost:5000', 'a/b_c-d.e', '1.0-rc_1', undefined],
-    ['192.168.3.10:5000/x/y:z', '192.168.3.10:5000', 'x/y', 'z', undefined],
-    ['[::1]:5000/x:y', '[::1]:5000', 'x', 'y', undefined],
-    ['alpine', 'docker.io', 'library/alpine', 'latest', undefined],
-    ['acp/core:v1', 'docker.io', 'acp/core', 'v1', undefined],
-    ['index.docker.io/alpine:3', 'docker.io', 'library/alpine', '3', undefined],
-    ['a__b/c---d:t', 'docker.io', 'a__b/c---d', 't', undefined],
-  ])('parses %s', (input, domain, path, tag, dig) => {
+    ['registry.test.local:5000/acp/core:latest', ref('registry.test.local:5000', 'acp/core', 'latest', undefined)],
+    ['registry.test.local:5000/acp/core', ref('registry.test.local:5000', 'acp/core', 'latest', undefined)],
+    [`registry.test.local/acp/core@${digest}`, ref('registry.test.local', 'acp/core', undefined, digest)],
+    [`registry.test.local/acp/core:v1@${digest}`, ref('registry.test.local', 'acp/core', 'v1', digest)],
+    ['localhost:5000/a/b_c-d.e:1.0-rc_1', ref('localhost:5000', 'a/b_c-d.e', '1.0-rc_1', undefined)],
+    ['192.168.3.10:5000/x/y:z', ref('192.168.3.10:5000', 'x/y', 'z', undefined)],
+    ['[::1]:5000/x:y', ref('[::1]:5000', 'x', 'y', undefined)],
+    ['alpine', ref('docker.io', 'library/alpine', 'latest', undefined)],
+    ['acp/core:v1', ref('docker.io', 'acp/core', 'v1', undefined)],
+    ['index.docker.io/alpine:3', ref('docker.io', 'library/alpine', '3', undefined)],
+    ['a__b/c---d:t', ref('docker.io', 'a__b/c---d', 't', undefined)],
+  ])('parses %s', (input, expected) => {
     const r = parseImageReference(input);
-    expect(r).toMatchObject({ ok: true, ref: { domain, path, tag, digest: dig } });
+    expect(r).toMatchObject({ ok: true, ref: expected });
   });
 
   it('normalises: docker.io, library/ and :latest are added', () => {
