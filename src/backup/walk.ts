@@ -33,7 +33,7 @@ export function memberPrefix(sourceDir: string): string {
   return path.resolve(sourceDir).replace(/^\/+/, '');
 }
 
-/** Archive name of a relative path: what `tar -cf - -C / cpaas/minio` writes. */
+/** Archive name of a relative path: what `tar -cf - -C / cpaas/minio` writes. `memberNameBytes` is its length, and must stay in step. */
 export function memberName(prefix: string, rel: string, type: WalkEntry['type']): string {
   const name = rel === '' ? prefix : `${prefix}/${rel}`;
   return type === 'directory' ? `${name}/` : name;
@@ -205,7 +205,7 @@ async function finishSplit(s: WalkState, at: Dir, half: number, split: SplitScan
     s.helper = undefined;
     await walkNames(s, at, half + split.delivered, half + split.stolenFrom);
   } else if (split.delivered !== split.stolenFrom) {
-    throw new Error(`walk of ${at.dir}: the helper sent names up to ${split.delivered}, this thread took them from ${split.stolenFrom}`);
+    throw new Error(`node-ca bug in the walk of ${at.dir}: its helper thread sent names up to ${split.delivered}, the main thread took them from ${split.stolenFrom}; please report it (starting the backup again walks the source again)`);
   }
   for (let k = stolen.length - 1; k >= 0; k--) await recordHelped(s, stolen[k] as ScanBatch);
 }
@@ -314,7 +314,7 @@ function record(s: WalkState, rel: string, st: StatFields): void {
   if (type !== 'socket') s.members += memberBytesOf(nameBytes, type, st.size, linkTarget === undefined ? 0 : Buffer.byteLength(linkTarget));
 }
 
-/** The member name's length, without building it (one string less per entry): prefix, `/rel`, a directory's `/`. */
+/** `Buffer.byteLength(memberName(s.prefix, rel, type))`, without building the name (one string less per entry): prefix, `/rel`, a directory's `/`. */
 function memberNameBytes(s: WalkState, rel: string, type: WalkEntry['type']): number {
   return s.prefixBytes + (rel === '' ? 0 : 1 + Buffer.byteLength(rel)) + (type === 'directory' ? 1 : 0);
 }
