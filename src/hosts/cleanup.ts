@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { errnoCode } from '../lib/errors.js';
 import { managedLines, mergeHostsFile } from './hosts-file.js';
-import { writeHostsFile } from './writer.js';
+import { readHostsFile, writeHostsFile } from './writer.js';
 
 /**
  * Drops the agent's lines (those ending with `# node-ca`) and keeps every
@@ -18,14 +16,7 @@ export function removeMarkedLines(text: string): { text: string; removed: string
  * and owner kept). Returns the removed lines; a missing file has none.
  */
 export async function removeHostsLines(file: string): Promise<string[]> {
-  let before: string;
-  try {
-    before = await readFile(file, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return [];
-    throw err;
-  }
-  const { text, removed } = removeMarkedLines(before);
+  const { text, removed } = removeMarkedLines(await readHostsFile(file));
   if (removed.length > 0) await writeHostsFile(file, text);
   return removed;
 }

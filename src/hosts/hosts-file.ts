@@ -51,25 +51,47 @@ export function renderServiceLines(plan: ServiceHostsPlan): string[] {
 
 /**
  * The new hosts file: node-ca lines of Services whose state is known are
- * replaced by the planned ones (at the place of the first line replaced, else
- * appended); lines of `unknown` Services stay as they are; node-ca lines of
- * no configured Service are removed. Every other byte is kept, and the file
- * ends with a newline exactly when it did before (a missing final newline
- * stays missing), so removing our lines gives back the original bytes.
+ * replaced by the planned ones, each Service's at the place of its own first
+ * old line; a Service that had none takes the place of the first line removed
+ * for another reason, else it is appended. Lines of `unknown` Services stay as
+ * they are; node-ca lines of no configured Service are removed. Every other
+ * byte is kept, and the file ends with a newline exactly when it did before (a
+ * missing final newline stays missing), so removing our lines gives back the
+ * original bytes.
  */
 export function mergeHostsFile(content: string, plans: readonly ServiceHostsPlan[]): string {
   const keep = new Set(plans.filter((p) => p.state === 'unknown').map((p) => p.names[0]));
-  const wanted = plans.filter((p) => p.state !== 'unknown').flatMap(renderServiceLines);
+  const pending = new Map(plans.filter((p) => p.state !== 'unknown').map((p) => [p.names[0], renderServiceLines(p)]));
+  const placed = new Set<string>();
   const out: string[] = [];
-  let insertAt: number | undefined;
+  let spareAt: number | undefined;
   for (const line of splitLines(content)) {
     const entry = parseManagedLine(line.text);
-    if (entry === undefined || entry.names.some((n) => keep.has(n)))
-      out.push(line.text + (line.eol === '' ? '\n' : line.eol));
-    else insertAt ??= out.length;
+    if (entry === undefined || entry.names.some((n) => keep.has(n))) out.push(line.text + (line.eol === '' ? '\n' : line.eol));
+    else if (!placeOwnLines(entry, pending, placed, out)) spareAt ??= out.length;
   }
-  out.splice(insertAt ?? out.length, 0, ...wanted.map((l) => `${l}\n`));
-  const joined = out.join('');
+  out.splice(spareAt ?? out.length, 0, ...[...pending.values()].flat().map((l) => `${l}\n`));
+  return withFinalNewlineAs(content, out.join(''));
+}
+
+/** A missing final newline stays missing (every line was given one above). */
+function withFinalNewlineAs(content: string, joined: string): string {
   const hadFinalNewline = content === '' || content.endsWith('\n');
   return hadFinalNewline || joined === '' ? joined : joined.slice(0, -1);
+}
+
+/**
+ * An old line of a planned Service: that Service's new lines go here (once).
+ * False for a line of no planned Service, whose place is free for others.
+ */
+function placeOwnLines(entry: ManagedEntry, pending: Map<string, string[]>, placed: Set<string>, out: string[]): boolean {
+  const service = entry.names.find((n) => pending.has(n) || placed.has(n));
+  if (service === undefined) return false;
+  const lines = pending.get(service);
+  if (lines !== undefined) {
+    out.push(...lines.map((l) => `${l}\n`));
+    pending.delete(service);
+    placed.add(service);
+  }
+  return true;
 }

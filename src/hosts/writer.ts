@@ -28,37 +28,46 @@ function unescapeMountPath(p: string): string {
 }
 
 /**
- * Writes the hosts file, keeping its mode and owner. A mount point is
+ * The hosts file is handled as latin1 text: one character per byte, so bytes
+ * that are not UTF-8 (a comment in another encoding) come back exactly.
+ * Everything the agent itself writes is ASCII.
+ */
+const encoding = 'latin1';
+
+/**
+ * Writes the hosts file, keeping its mode and owner; a symlink is followed
+ * and its target written. A mount point is
  * rewritten in place (one write from offset 0, truncate, fsync): a reader may
  * see the file mid-write for an instant, the price of a bind mount. Anything
  * else gets temp file + rename (a reader sees old or new bytes); should the
  * rename still hit EBUSY, the in-place write follows.
  */
 export async function writeHostsFile(file: string, content: string): Promise<WriteMode> {
-  const st = await stat(file).catch((err: unknown) => {
+  const data = Buffer.from(content, encoding);
+  const target = await realpath(file).catch((err: unknown) => {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;
   });
-  if (st === undefined) {
-    await writeFileAtomic(file, content, { mode: 0o644 });
+  if (target === undefined) {
+    await writeFileAtomic(file, data, { mode: 0o644 });
     return 'rename';
   }
-  if (await isMountPoint(file)) {
-    await writeInPlace(file, content);
+  if (await isMountPoint(target)) {
+    await writeInPlace(target, data);
     return 'in-place';
   }
+  const st = await stat(target);
   try {
-    await writeFileAtomic(file, content, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    await writeFileAtomic(target, data, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
     return 'rename';
   } catch (err) {
     if (errnoCode(err) !== 'EBUSY') throw err;
-    await writeInPlace(file, content);
+    await writeInPlace(target, data);
     return 'in-place';
   }
 }
 
-async function writeInPlace(file: string, content: string): Promise<void> {
-  const data = Buffer.from(content, 'utf8');
+async function writeInPlace(file: string, data: Buffer): Promise<void> {
   const handle = await open(file, 'r+');
   try {
     await handle.write(data, 0, data.length, 0);
@@ -72,7 +81,7 @@ async function writeInPlace(file: string, content: string): Promise<void> {
 /** The hosts file's text; '' when it does not exist yet. */
 export async function readHostsFile(file: string): Promise<string> {
   try {
-    return await readFile(file, 'utf8');
+    return await readFile(file, encoding);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return '';
     throw err;

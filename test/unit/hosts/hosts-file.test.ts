@@ -78,6 +78,21 @@ describe('mergeHostsFile', () => {
     );
   });
 
+  it('keeps each Service\'s lines at their own place when several are configured', () => {
+    const other = planServiceHosts({ namespace: 'ns', name: 'other' }, { synced: true, service: { spec: { clusterIPs: ['10.0.0.9'] } } }, 'cluster.local');
+    const otherLine = (ip: string) => `${ip} other.ns.svc other.ns.svc.cluster.local # node-ca`;
+    const current = `a\n${otherLine('10.0.0.9')}\nb\n${line('10.0.0.1')}\nc\n`;
+    expect(mergeHostsFile(current, [mapped('10.0.0.1'), other])).toBe(current);
+    expect(mergeHostsFile(current, [mapped('10.0.0.2'), other])).toBe(`a\n${otherLine('10.0.0.9')}\nb\n${line('10.0.0.2')}\nc\n`);
+    const dualStack = `a\n${line('10.0.0.1')}\n${line('fd00::1')}\nb\n${otherLine('10.0.0.9')}\n`;
+    expect(mergeHostsFile(dualStack, [mapped('10.0.0.1', 'fd00::1'), other])).toBe(dualStack);
+  });
+
+  it('puts a Service without old lines where a removed line was', () => {
+    const stale = '10.9.9.9 old.ns.svc old.ns.svc.cluster.local # node-ca\n';
+    expect(mergeHostsFile(`a\n${stale}b\n`, [mapped('10.0.0.1')])).toBe(`a\n${line('10.0.0.1')}\nb\n`);
+  });
+
   it('handles an empty file', () => {
     expect(mergeHostsFile('', [mapped('10.0.0.1')])).toBe(`${line('10.0.0.1')}\n`);
     expect(mergeHostsFile('', [absent])).toBe('');
