@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { removeHostsLines } from '../hosts/cleanup.js';
 import { errorMessage } from '../lib/errors.js';
 import { readCertsDir, removeLeftovers, removeOwnedDir } from '../trust/apply.js';
-import { isOwnedEntry } from '../trust/plan.js';
+import { isOwnedEntry, writtenFiles, type CertsDirFlavor } from '../trust/plan.js';
 import { configEnv } from './env.js';
 
 /** What cleanup did: one line per removal, kept directory or failure. */
@@ -37,20 +37,20 @@ export function registerCleanupCommand(program: Command): void {
 
 export async function cleanupNode(config: Config): Promise<CleanupReport> {
   const report: CleanupReport = { removed: [], kept: [], failed: [] };
-  for (const { dir } of certsDirTargets(config)) await cleanupCertsDir(dir, report);
+  for (const { dir, flavor } of certsDirTargets(config)) await cleanupCertsDir(dir, flavor, report);
   if (config.hosts.file !== '') await cleanupHostsFile(config.hosts.file, report);
   return report;
 }
 
-async function cleanupCertsDir(dir: string, report: CleanupReport): Promise<void> {
+async function cleanupCertsDir(dir: string, flavor: CertsDirFlavor, report: CleanupReport): Promise<void> {
   try {
     await removeLeftovers(dir);
     const owned = (await readCertsDir(dir)).filter(isOwnedEntry);
     for (const entry of owned) {
       const hostDir = path.join(dir, entry.name);
-      const { error } = await removeOwnedDir(hostDir);
-      if (error === undefined) report.removed.push(`removed ${hostDir}`);
-      else report.kept.push(error);
+      const { conflict } = await removeOwnedDir(hostDir, writtenFiles(flavor));
+      if (conflict === undefined) report.removed.push(`removed ${hostDir}`);
+      else report.kept.push(`kept ${hostDir}: ${conflict}`);
     }
   } catch (err) {
     report.failed.push(`failed in ${dir}: ${errorMessage(err)}`);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { errnoCode } from '../lib/errors.js';
 import { fsyncDir, tempPrefix, writeFileAtomic } from '../lib/fs-atomic.js';
 import { CA_FILE, HOSTS_TOML, MARKER_FILE } from './render.js';
-import type { ObservedEntry, ReconcileAction } from './plan.js';
+import { ownershipProblem, type ObservedEntry, type ReconcileAction } from './plan.js';
 
 const managedFiles = [CA_FILE, HOSTS_TOML, MARKER_FILE] as const;
 const stagingPrefix = '.node-ca-staging.';
@@ -48,11 +48,15 @@ async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
-/** What happened to one action; `error` set when it could not be done. */
+/**
+ * What happened to one action: `error` set when it could not be done,
+ * `conflict` when a removal stopped short of someone else's files.
+ */
 export interface ActionOutcome {
   readonly action: ReconcileAction;
   readonly paths: readonly string[];
   readonly error?: string;
+  readonly conflict?: string;
 }
 
 /** Carries out a plan in one certs dir; one failed action never stops the others. */
@@ -73,7 +77,7 @@ async function applyOne(dir: string, action: ReconcileAction): Promise<ActionOut
         for (const f of action.files) await writeFileAtomic(path.join(hostDir, f.name), f.content);
         return { action, paths: action.files.map((f) => path.join(hostDir, f.name)) };
       case 'remove':
-        return { action, paths: [hostDir], ...(await removeOwnedDir(hostDir)) };
+        return { action, paths: [hostDir], ...(await removeOwnedDir(hostDir, action.written)) };
       case 'conflict':
         return { action, paths: [] };
     }
@@ -103,21 +107,36 @@ async function createHostDir(dir: string, host: string, files: readonly { name: 
 }
 
 /**
- * Removes what the agent wrote, the marker last (so a crash half-way leaves
- * the directory still marked and the next pass finishes the job). Files the
- * agent did not write keep the directory alive. Also used by `node-ca cleanup`.
+ * Removes what the agent wrote (`files`: ca.crt, and hosts.toml in a
+ * containerd dir), then the marker and the directory, so a crash half-way
+ * leaves the directory still marked and the next pass finishes the job.
+ * Files the agent did not write keep the directory and its marker: it stays
+ * node-ca's, the kept directory is reported on every pass (not once), and a
+ * key that comes back is written there again. Also used by `node-ca cleanup`.
  */
-export async function removeOwnedDir(hostDir: string): Promise<{ error?: string }> {
+export async function removeOwnedDir(hostDir: string, files: readonly string[]): Promise<{ conflict?: string }> {
   await removeTempFiles(hostDir);
-  for (const name of [CA_FILE, HOSTS_TOML, MARKER_FILE]) await unlink(path.join(hostDir, name)).catch(ignoreEnoent);
+  for (const name of files) await unlink(path.join(hostDir, name)).catch(ignoreEnoent);
+  const others = (await readdir(hostDir)).filter((n) => n !== MARKER_FILE);
+  if (others.length > 0) return { conflict: keptMessage(others) };
+  const marker = path.join(hostDir, MARKER_FILE);
+  const markerText = await readIfExists(marker);
+  await unlink(marker).catch(ignoreEnoent);
   try {
     await rmdir(hostDir);
   } catch (err) {
-    if (errnoCode(err) !== 'ENOTEMPTY') throw err;
-    return { error: `kept ${hostDir}: it holds files node-ca did not write` };
+    if (errnoCode(err) !== 'ENOTEMPTY' || markerText === undefined) throw err;
+    // Someone wrote a file in between: the directory stays, and stays ours.
+    await writeFileAtomic(marker, markerText);
+    return { conflict: keptMessage(await readdir(hostDir)) };
   }
   await fsyncDir(path.dirname(hostDir));
   return {};
+}
+
+function keptMessage(others: readonly string[]): string {
+  const shown = others.slice(0, 3).join(', ') + (others.length > 3 ? ', ...' : '');
+  return `its key left the source, but the directory holds files node-ca did not write (${shown}); node-ca removed its own files and keeps the directory until they are gone`;
 }
 
 /**
@@ -135,7 +154,7 @@ export async function removeLeftovers(dir: string): Promise<void> {
   for (const e of entries) {
     const full = path.join(dir, e.name);
     if (e.name.startsWith(stagingPrefix)) await rm(full, { recursive: true, force: true });
-    else if (e.isDirectory() && (await readIfExists(path.join(full, MARKER_FILE))) !== undefined)
+    else if (e.isDirectory() && ownershipProblem(e.name, await readIfExists(path.join(full, MARKER_FILE))) === undefined)
       await removeTempFiles(full);
   }
 }

@@ -1,5 +1,5 @@
 import type { CaBundle } from './bundle.js';
-import type { RegistryHost } from './keys.js';
+import { parseKey, type RegistryHost } from './keys.js';
 import {
   CA_FILE,
   HOSTS_TOML,
@@ -37,8 +37,8 @@ export type ReconcileAction =
   | { readonly type: 'create'; readonly host: RegistryHost; readonly files: readonly FileWrite[] }
   /** Files to rewrite in a directory we own, in this order (ca.crt first, marker last). */
   | { readonly type: 'update'; readonly host: RegistryHost; readonly files: readonly FileWrite[] }
-  /** An owned directory whose key left the source. */
-  | { readonly type: 'remove'; readonly host: RegistryHost }
+  /** An owned directory whose key left the source: the files it wrote, then the marker and the directory. */
+  | { readonly type: 'remove'; readonly host: RegistryHost; readonly written: readonly string[] }
   /** A directory we do not own is where a source host wants to be. */
   | { readonly type: 'conflict'; readonly host: RegistryHost; readonly reason: string };
 
@@ -62,14 +62,35 @@ export function planCertsDir(input: PlanInput): ReconcileAction[] {
   }
   for (const e of input.observed) {
     if (isOwnedEntry(e) && !wanted.has(e.name) && !input.keep.has(e.name))
-      actions.push({ type: 'remove', host: e.name });
+      actions.push({ type: 'remove', host: e.name, written: writtenFiles(input.flavor) });
   }
   return actions;
 }
 
-/** A directory is the agent's exactly when it holds the marker; anything else is an administrator's. */
+/** A directory is the agent's exactly when it holds node-ca's marker for its own key; anything else is an administrator's. */
 export function isOwnedEntry(e: ObservedEntry): boolean {
-  return e.isDirectory && e.files[MARKER_FILE] !== undefined;
+  return e.isDirectory && ownershipProblem(e.name, e.files[MARKER_FILE]) === undefined;
+}
+
+/**
+ * Why the directory `name` is not the agent's, given its marker file's text;
+ * undefined when it is. A `.node-ca` that is not node-ca's JSON, or that
+ * names a key of another directory, was not written here by node-ca (a copy,
+ * or an administrator's file), so it confers no ownership.
+ */
+export function ownershipProblem(name: string, markerText: string | undefined): string | undefined {
+  if (markerText === undefined) return `directory has no ${MARKER_FILE} marker (administrator-owned)`;
+  const marker = parseMarker(markerText);
+  if (marker === undefined) return `its ${MARKER_FILE} is not node-ca's marker (JSON with key and sha256), so the directory is left alone as an administrator's`;
+  const parsed = parseKey(marker.key);
+  if (!parsed.ok || parsed.host !== name)
+    return `its ${MARKER_FILE} marker is for key "${marker.key}", not this directory's, so the directory is left alone as an administrator's`;
+  return undefined;
+}
+
+/** The files the agent writes besides the marker: containerd dirs get hosts.toml, Docker-style dirs only ca.crt. */
+export function writtenFiles(flavor: CertsDirFlavor): string[] {
+  return flavor === 'containerd' ? [CA_FILE, HOSTS_TOML] : [CA_FILE];
 }
 
 /** The files a registry's directory must hold, in write order. */
@@ -91,8 +112,8 @@ function planRegistry(
   if (entry === undefined) return { type: 'create', host: d.host, files };
   if (!entry.isDirectory)
     return { type: 'conflict', host: d.host, reason: 'a non-directory entry has this name' };
-  if (entry.files[MARKER_FILE] === undefined)
-    return { type: 'conflict', host: d.host, reason: `directory has no ${MARKER_FILE} marker (administrator-owned)` };
+  const notOurs = ownershipProblem(entry.name, entry.files[MARKER_FILE]);
+  if (notOurs !== undefined) return { type: 'conflict', host: d.host, reason: notOurs };
   const stale = files.filter((f) => !isCurrent(f, entry, d));
   return stale.length === 0 ? undefined : { type: 'update', host: d.host, files: stale };
 }

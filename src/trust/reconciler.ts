@@ -92,6 +92,7 @@ export function createTrustReconciler(deps: TrustReconcilerDeps) {
     const { conflicts, errors } = into;
     for (const o of outcomes) {
       if (o.action.type === 'conflict') conflicts.push({ certsDir: target.dir, host: o.action.host, reason: o.action.reason });
+      else if (o.conflict !== undefined) conflicts.push({ certsDir: target.dir, host: o.action.host, reason: o.conflict });
       else if (o.error !== undefined) {
         errors.push(o.error);
         deps.logger.error({ certsDir: target.dir, host: o.action.host, action: o.action.type }, o.error);

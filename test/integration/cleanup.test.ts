@@ -111,9 +111,32 @@ describe('node-ca cleanup', () => {
 
     const { stdout } = await cleanup(l.config);
 
-    expect(await readdir(hostDir)).toEqual(['client.cert']);
+    // The marker stays with the kept directory: it is still node-ca's, and a second cleanup says so again.
+    expect((await readdir(hostDir)).sort()).toEqual(['.node-ca', 'client.cert']);
     expect(await readdir(l.docker)).toEqual(['registry.example:5000']);
-    expect(stdout).toContain(`kept ${hostDir}`);
+    expect(stdout).toContain(`kept ${hostDir}: `);
+    expect(stdout).toContain('client.cert');
+    expect((await cleanup(l.config)).stdout).toContain(`kept ${hostDir}: `);
+  });
+
+  it('leaves a directory whose .node-ca is not node-ca\'s marker, and a hosts.toml in a Docker-style dir', async () => {
+    const l = layout();
+    await runAgentOnce(l);
+    const junk = path.join(l.containerd, 'junk.example');
+    await mkdir(junk);
+    await writeFile(path.join(junk, '.node-ca'), 'junk');
+    await writeFile(path.join(junk, 'ca.crt'), adminCa);
+    const dockerDir = path.join(l.docker, 'mirror.example');
+    await writeFile(path.join(dockerDir, 'hosts.toml'), 'admin toml');
+    await writeFile(l.config, JSON.stringify(agentConfig(l)));
+
+    const { stdout } = await cleanup(l.config);
+
+    expect((await readdir(junk)).sort()).toEqual(['.node-ca', 'ca.crt']);
+    expect(await readFile(path.join(junk, 'ca.crt'), 'utf8')).toBe(adminCa);
+    expect(stdout).not.toContain('junk.example');
+    expect((await readdir(dockerDir)).sort()).toEqual(['.node-ca', 'hosts.toml']);
+    expect(await readFile(path.join(dockerDir, 'hosts.toml'), 'utf8')).toBe('admin toml');
   });
 
   it('rewrites a bind-mounted hosts file in place (the pod case), keeping its inode and mode', async () => {

@@ -108,6 +108,51 @@ describe('trust sync, the agent as a process, kubelet-style ConfigMap directory'
     expect(await read(path.join(adminDir, 'ca.crt'))).toBe('admin CA bytes\n');
   });
 
+  it('takes no ownership from a .node-ca that is not its marker for that directory', async () => {
+    const junk = path.join(box.containerd, HOST);
+    const copied = path.join(box.containerd, 'copied.test.local');
+    for (const [dir, marker] of [[junk, 'not json\n'], [copied, JSON.stringify({ key: 'elsewhere.test.local', sha256: 'ab' })]] as const) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, '.node-ca'), marker);
+      await writeFile(path.join(dir, 'ca.crt'), 'admin CA bytes\n');
+    }
+    await box.source.write({ [HOST_KEY]: caA.cert, 'other.test.local': caB.cert });
+    agent = await startAgentProcess({ config: box.config() });
+    const trust = (await getJson('/v1/status')).trust as { conflicts: { host: string; reason: string }[] };
+    expect(trust.conflicts).toEqual([expect.objectContaining({ host: HOST, reason: expect.stringMatching(/not node-ca's marker/) as string })]);
+    expect(await read(caFile(box.docker))).toBe(caA.cert);
+    expect(await read(path.join(junk, 'ca.crt'))).toBe('admin CA bytes\n');
+    expect((await readdir(junk)).sort()).toEqual(['.node-ca', 'ca.crt']);
+    // The copied directory's key is not in the source: an owned one would be removed.
+    expect(await read(path.join(copied, 'ca.crt'))).toBe('admin CA bytes\n');
+  });
+
+  it('keeps a departed key\'s directory that holds someone else\'s file, marked and reported, and writes it again when the key returns', async () => {
+    await box.source.write({ [HOST_KEY]: caA.cert });
+    agent = await startAgentProcess({ config: box.config({ trust: { resyncSeconds: 1 } }) });
+    const hostDir = path.join(box.containerd, HOST);
+    await writeFile(path.join(hostDir, 'client.cert'), 'admin client cert');
+    await writeFile(path.join(box.docker, HOST, 'hosts.toml'), 'admin toml');
+    await box.source.write({ 'other.test.local': caB.cert });
+    await waitFor(async () => (await read(caFile(box.containerd))) === undefined && (await read(caFile(box.docker))) === undefined, {
+      message: 'ca.crt of the departed key removed from both certs dirs',
+    });
+    expect((await readdir(hostDir)).sort()).toEqual(['.node-ca', 'client.cert']);
+    // Docker dirs never get hosts.toml from node-ca, so one found there is not removed.
+    expect((await readdir(path.join(box.docker, HOST))).sort()).toEqual(['.node-ca', 'hosts.toml']);
+    const conflicts = async () => ((await getJson('/v1/status')).trust as { conflicts: { host: string; reason: string }[] }).conflicts;
+    await waitFor(async () => (await conflicts()).length === 2, { message: 'both kept dirs reported' });
+    // Still reported after later passes (resync every second), not only by the pass that removed the files.
+    const syncs = async () => Number(/^node_ca_sync_total\{result="success"\} (\d+)$/m.exec(await (await fetch(`${agent?.url ?? ''}/metrics`)).text())?.[1]);
+    const seen = await syncs();
+    await waitFor(async () => (await syncs()) >= seen + 2, { message: 'two more passes' });
+    expect((await conflicts()).map((c) => c.reason)).toEqual([expect.stringMatching(/client\.cert/), expect.stringMatching(/hosts\.toml/)]);
+    expect((await fetch(`${agent.url}/readyz`)).status).toBe(200);
+    await box.source.write({ [HOST_KEY]: caB.cert });
+    await waitFor(async () => (await read(caFile(box.containerd))) === caB.cert, { message: 'the returning key written again' });
+    expect(await read(path.join(hostDir, 'client.cert'))).toBe('admin client cert');
+  });
+
   it('repairs drift on the periodic resync', async () => {
     await box.source.write({ [HOST_KEY]: caA.cert });
     agent = await startAgentProcess({ config: box.config({ trust: { resyncSeconds: 1 } }) });

@@ -74,7 +74,20 @@ describe('planCertsDir', () => {
   it('removes an owned dir whose key left, and never an unowned one', () => {
     const admin: ObservedEntry = { name: 'admin.example', isDirectory: true, files: { 'ca.crt': 'x' } };
     const actions = plan([], [ownedDir('gone.example', a), admin]);
-    expect(actions).toEqual([{ type: 'remove', host: 'gone.example' }]);
+    expect(actions).toEqual([{ type: 'remove', host: 'gone.example', written: ['ca.crt', 'hosts.toml'] }]);
+    expect(plan([], [ownedDir('gone.example', a)], [], 'docker')).toEqual([{ type: 'remove', host: 'gone.example', written: ['ca.crt'] }]);
+  });
+
+  it.each([
+    ['not JSON', 'not json'],
+    ['JSON without key and sha256', '{"owner": "someone"}'],
+    ['the marker of another directory', renderMarker({ key: 'elsewhere.example', sha256: 'ab', time: 't' })],
+    ['a key that is not a host', renderMarker({ key: '../etc', sha256: 'ab', time: 't' })],
+  ])('takes no ownership from a .node-ca that is %s', (_, text) => {
+    const entry = ownedDir('r.example:5000', a, { '.node-ca': text });
+    const [action] = plan([reg('r.example:5000', a)], [entry]);
+    expect(action).toEqual({ type: 'conflict', host: 'r.example:5000', reason: expect.stringMatching(/left alone as an administrator's/) as string });
+    expect(plan([], [entry])).toEqual([]);
   });
 
   it('keeps the owned dir of a key that is present but invalid', () => {
