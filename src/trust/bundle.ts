@@ -14,9 +14,10 @@ import pem from 'node-forge/lib/pem.js';
  *   refused, not filtered, so the mistake is seen.
  * - No PEM headers (Proc-Type, DEK-Info): those mark encrypted or legacy
  *   blocks, never a plain certificate.
- * - No text outside blocks except blank lines and `#` comment lines (as in
- *   distribution CA bundles): anything else means a truncated or mangled
- *   paste.
+ * - Text outside blocks is explanation and is ignored (RFC 7468 section 2:
+ *   `openssl x509 -text` output, curl's cacert.pem titles, `#` comments), but
+ *   a BEGIN or END line outside a block means a truncated or mangled paste
+ *   and refuses the value, as does a block holding another block's BEGIN.
  * - Every block must be a DER X.509 certificate. A half-valid bundle is
  *   refused whole, and the last good files stay.
  * - Duplicates (same DER) are dropped, order is kept.
@@ -48,7 +49,7 @@ export interface CaBundle {
 
 export type BundleParse = { ok: true; bundle: CaBundle } | { ok: false; reason: string };
 
-const blockRe = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/g;
+const blockRe = /-----BEGIN ([A-Z0-9 ]+)-----[ \t]*\r?\n([\s\S]*?)-----END \1-----/g;
 
 export function parseBundle(text: string): BundleParse {
   const blocks = parseBlocks(text);
@@ -68,9 +69,10 @@ function parseBlocks(text: string): BlocksParse {
   let index = 0;
   for (const match of text.matchAll(blockRe)) {
     index += 1;
-    const outside = strayText(text.slice(last, match.index));
-    if (outside !== undefined) return { ok: false, reason: `unexpected text before block ${index}: "${outside}"` };
+    const outside = strayBoundary(text.slice(last, match.index));
+    if (outside !== undefined) return { ok: false, reason: `a PEM boundary outside any block before block ${index}: "${outside}"` };
     last = match.index + match[0].length;
+    if (match[2]?.includes('-----') === true) return { ok: false, reason: `block ${index} is truncated: a BEGIN line without its END` };
     const parsed = parseBlock(match[0], match[1] ?? '', index);
     if (!parsed.ok) return parsed;
     certificates.push(parsed.cert);
@@ -81,9 +83,9 @@ function parseBlocks(text: string): BlocksParse {
 
 /** What is wrong after the last block, if anything: a truncated paste leaves a BEGIN without its END. */
 function trailingProblem(rest: string): string | undefined {
-  const trailing = strayText(rest);
+  const trailing = strayBoundary(rest);
   if (trailing === undefined) return undefined;
-  const what = /-----BEGIN/.test(trailing) ? 'an unterminated PEM block' : `unexpected text "${trailing}"`;
+  const what = /-----BEGIN/.test(trailing) ? 'an unterminated PEM block' : `a PEM boundary outside any block: "${trailing}"`;
   return `${what} after the last certificate`;
 }
 
@@ -142,11 +144,12 @@ function describe(der: Buffer, index: number): BlockParse {
   };
 }
 
-function strayText(between: string): string | undefined {
+/** The first BEGIN or END line in text outside the blocks, if any (explanatory text is fine). */
+function strayBoundary(between: string): string | undefined {
   const line = between
     .split(/\r?\n/)
     .map((l) => l.trim())
-    .find((l) => l !== '' && !l.startsWith('#'));
+    .find((l) => /-----(?:BEGIN|END) /.test(l));
   return line === undefined ? undefined : line.slice(0, 40);
 }
 

@@ -38,6 +38,9 @@ function hostNameProblem(name: string): string | undefined {
   if (name.length > 253) return 'host name longer than 253 characters';
   if (name !== name.toLowerCase()) return 'host name must be lowercase';
   if (fileExtension.test(name)) return 'looks like a file name, not a registry host';
+  // No top-level domain is all digits (RFC 3696 section 2): such a name is a
+  // mistyped address, which resolvers would read as one (010.1.1.1 is 8.1.1.1 to glibc).
+  if (/(?:^|\.)\d+$/.test(name)) return 'not a valid IPv4 address (0-255 without leading zeros), and a DNS name cannot end in an all-digit label';
   const bad = name.split('.').find((l) => !label.test(l));
   if (bad === undefined) return undefined;
   if (bad === '') return 'host name has an empty label (leading, trailing or double dot)';

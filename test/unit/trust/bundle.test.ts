@@ -51,6 +51,17 @@ describe('parseBundle', () => {
     expect(parseBundle(`# Registry CA\n${caA.cert}\n# Second\n${caB.cert}`).ok).toBe(true);
   });
 
+  it.each([
+    ['openssl x509 -text output before each block', `Certificate:\n    Data:\n        Version: 3 (0x2)\n${caA.cert}Certificate:\n    Subject: CN=CA B\n${caB.cert}`],
+    ['curl cacert.pem titles', `##\n## Bundle of CA Root Certificates\n\nCA A\n====\n${caA.cert}\nCA B\n====\n${caB.cert}`],
+    ['text after the last block', `${caA.cert}${caB.cert}trailing notes\n`],
+    ['trailing blanks on the BEGIN and END lines', (caA.cert + caB.cert).replace(/-----\n/g, '----- \t\n')],
+  ])('accepts explanatory text outside the blocks (RFC 7468): %s', (_name, text) => {
+    const parsed = parseBundle(text);
+    if (!parsed.ok) throw new Error(parsed.reason);
+    expect(parsed.bundle.pem).toBe(caA.cert + caB.cert);
+  });
+
   it('accepts ECDSA CA certificates (forge alone only parses RSA keys)', () => {
     const ec = demoBundles.get('image-registry.image-registry-system.svc..5000') ?? '';
     const parsed = parseBundle(ec);
@@ -65,10 +76,11 @@ describe('parseBundle', () => {
   it.each([
     ['empty', '', /no CERTIFICATE/],
     ['whitespace', '  \n\n', /no CERTIFICATE/],
-    ['garbage', 'hello world', /unexpected text/],
-    ['garbage before', `oops\n${caA.cert}`, /unexpected text before block 1/],
-    ['garbage after', `${caA.cert}trailing junk\n`, /unexpected text "trailing junk"/],
+    ['text only', 'hello world', /no CERTIFICATE/],
+    ['a stray END line before a block', `MIIB\n-----END CERTIFICATE-----\n${caA.cert}`, /boundary outside any block before block 1/],
+    ['a stray END line after the blocks', `${caA.cert}MIIB\n-----END CERTIFICATE-----\n`, /boundary outside any block/],
     ['truncated', caA.cert.slice(0, 300), /unterminated PEM block/],
+    ['truncated before another block', `${caA.cert.slice(0, 300)}\n${caB.cert}`, /block 1 is truncated/],
     ['bad base64 body', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n', /not valid PEM\/DER|not an X.509/],
     ['a CSR', '-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n', /only CERTIFICATE/],
   ])('refuses %s', (_name, text, reason) => {

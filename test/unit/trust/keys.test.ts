@@ -35,6 +35,10 @@ describe('parseKey', () => {
     ['../../etc', /empty|label/],
     ['a/b', /DNS label/],
     ['registry.example.com:5000', /DNS label/],
+    ['010.1.1.1', /not a valid IPv4 address/],
+    ['256.1.1.1..5000', /not a valid IPv4 address/],
+    ['10.0.0', /not a valid IPv4 address/],
+    ['registry.123', /all-digit label/],
     [`${'a.'.repeat(127)}ab`, /253/],
   ])('refuses %j', (key, reason) => {
     const parsed = parseKey(key);
