@@ -117,14 +117,19 @@ export function verifyBackup(input: VerifyInput): VerifyOutcome {
     archiveBytes: check.bytes,
     expectedArchiveBytes: before.expectedArchiveBytes,
     matched: changed.length === 0 && unexplained.length === 0 && sizeOk,
-    changedDuringBackup: changed.slice(0, maxListed),
+    changedDuringBackup: changed.slice(0, maxListed).map(shown),
   };
   return { verification, ...failureOf(input, unexplained, sizeOk, changed.length) };
 }
 
+/** The source directory itself is `.` where a person reads a path (its relative path is empty). */
+function shown(relative: string): string {
+  return relative === '' ? '.' : relative;
+}
+
 function failureOf(input: VerifyInput, unexplained: string[], sizeOk: boolean, changed: number): Pick<VerifyOutcome, 'failure'> {
   if (unexplained.length > 0)
-    return { failure: { code: 'VERIFY_FAILED', message: `${unexplained.length} archive entries differ from the source, e.g. ${unexplained.slice(0, 3).join(', ')}` } };
+    return { failure: { code: 'VERIFY_FAILED', message: `${unexplained.length} archive entries differ from the source, e.g. ${unexplained.slice(0, 3).map(shown).join(', ')}` } };
   if (!sizeOk)
     return { failure: { code: 'VERIFY_FAILED', message: `archive is ${input.archiveBytes} bytes, expected ${input.before.expectedArchiveBytes}` } };
   if (changed > 0 && !input.allowChanges)

@@ -28,14 +28,35 @@ export function registerBackupCommand(program: Command): void {
       const out = process.stderr;
       out.write(`backing up ${job.sourceDir} to ${job.archivePath}\n`);
       const stopProgress = showProgress(backups.onUpdate.bind(backups), job, out);
-      const cancel = () => void backups.cancel(job.id);
-      process.once('SIGINT', cancel);
-      process.once('SIGTERM', cancel);
+      const stopCancel = cancelOnSignals(() => void backups.cancel(job.id), out);
       const final = (await backups.wait(job.id)) ?? job;
+      stopCancel();
       stopProgress();
       process.stdout.write(formatSummary(final));
       process.exitCode = final.phase === 'Succeeded' ? 0 : 1;
     });
+}
+
+/**
+ * Ctrl-C or SIGTERM cancels the job (tar stopped, partials removed, the job
+ * recorded Canceled); a second one quits at once. `process.on`, not `once`:
+ * execa's exit hook re-raises a signal it believes nobody else handles, which
+ * a handler that removed itself would no longer be.
+ */
+function cancelOnSignals(cancel: () => void, out: NodeJS.WriteStream): () => void {
+  let received = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    received += 1;
+    if (received > 1) process.exit(signal === 'SIGINT' ? 130 : 143);
+    out.write(`\n${signal}: canceling the backup (stopping tar, removing the partial archive); again to quit at once\n`);
+    cancel();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
 }
 
 /** A redrawn bar on a terminal, a plain line every 10 s otherwise. */

@@ -32,6 +32,12 @@ export function formatProgress(job: BackupJob, elapsedSeconds: number, width = 0
   return `${bar}${phase} ${formatBytes(bytesDone)}/${formatBytes(bytesTotal)}  ${filesDone}/${filesTotal} files  ${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
 }
 
+function verdict(phase: BackupJob['phase'], matched: boolean): string {
+  if (matched) return 'yes';
+  // Succeeded without a match: allowChanges let the changes listed below through.
+  return phase === 'Succeeded' ? 'yes, except the paths that changed while read (allowed)' : 'no';
+}
+
 /** The result a person reads at the end (and that replaces `ls -lh` against `du -sh`). */
 export function formatSummary(job: BackupJob): string {
   const v = job.verification;
@@ -43,7 +49,7 @@ export function formatSummary(job: BackupJob): string {
       `  expected    ${v.expectedArchiveBytes} bytes (predicted from the source)`,
       `  files       ${v.archiveFiles} in archive, ${v.sourceFiles} in source`,
       `  data        ${v.archiveBytes} bytes in archive, ${v.sourceBytes} in source (du: ${formatBytes(v.sourceDiskBytes)})`,
-      `  verified    ${v.matched ? 'yes' : 'no'}`,
+      `  verified    ${verdict(job.phase, v.matched)}`,
     );
     if (v.changedDuringBackup.length > 0)
       lines.push(`  changed     ${v.changedDuringBackup.length} paths while reading, e.g. ${v.changedDuringBackup.slice(0, 3).join(', ')}`);

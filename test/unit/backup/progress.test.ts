@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BackupJob } from '../../../src/backup/job.js';
-import { formatBytes, formatDuration, formatProgress } from '../../../src/cli/progress.js';
+import { formatBytes, formatDuration, formatProgress, formatSummary } from '../../../src/cli/progress.js';
 
 const job = {
   phase: 'Running',
@@ -15,5 +15,18 @@ describe('backup progress line', () => {
     expect(formatBytes(1023)).toBe('1023 B');
     expect(formatDuration(3725)).toBe('1:02:05');
     expect(formatDuration(Number.NaN)).toBe('--:--');
+  });
+});
+
+describe('backup summary', () => {
+  const verification = { sourceFiles: 2, sourceBytes: 10, sourceDiskBytes: 8192, archiveFiles: 2, archiveBytes: 10, expectedArchiveBytes: 10240, matched: false, changedDuringBackup: ['.', 'a'] };
+  const ended = (phase: BackupJob['phase']) => ({ ...job, id: 'j', phase, archivePath: '/b/x.tar', archive: { bytes: 10240, sha256: 'ab' }, verification }) as BackupJob;
+
+  it('says which paths changed, and does not call an allowed-changes success unverified', () => {
+    const ok = formatSummary(ended('Succeeded'));
+    expect(ok).toMatch(/verified {4}yes, except the paths that changed while read \(allowed\)\n/);
+    expect(ok).toContain('2 paths while reading, e.g. ., a');
+    expect(formatSummary(ended('Failed'))).toMatch(/verified {4}no\n/);
+    expect(formatSummary({ ...ended('Succeeded'), verification: { ...verification, matched: true, changedDuringBackup: [] } })).toMatch(/verified {4}yes\n/);
   });
 });

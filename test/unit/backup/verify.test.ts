@@ -60,6 +60,9 @@ describe('backup verification', () => {
     const allowed = verifyBackup({ before: tree, check, archiveBytes: 30720, changed: check.added, allowChanges: true });
     expect(allowed.failure).toBeUndefined();
     expect(allowed.verification).toMatchObject({ matched: false, changedDuringBackup: ['new'] });
+    // The source directory itself (its mtime moves when a file is created) reads as `.`.
+    const withRoot = verifyBackup({ before: tree, check, archiveBytes: 30720, changed: ['', ...check.added], allowChanges: true });
+    expect(withRoot.verification.changedDuringBackup).toEqual(['.', 'new']);
     // A member outside the source is still a mismatch.
     expect(checkOf([...full, { name: 'elsewhere/x', type: 'file', size: 1 }]).mismatched).toEqual(['elsewhere/x']);
   });
