@@ -55,10 +55,15 @@ describe('agent: the API-watched CA source', () => {
       timeoutMs: 15_000,
       message: 'ca.crt written',
     });
-    api.update('configmaps', cm({ [key]: ca2.cert, Not_A_Host: ca1.cert }));
+    // A key under binaryData counts as well, as it does in a mounted ConfigMap.
+    api.update('configmaps', { ...cm({ [key]: ca2.cert, Not_A_Host: ca1.cert }), binaryData: { 'mirror.test.local': Buffer.from(ca1.cert).toString('base64') } });
     await waitFor(async () => (await readCa()) === ca2.cert, {
       timeoutMs: 15_000,
       message: 'ca.crt replaced',
+    });
+    await waitFor(async () => (await readFile(path.join(dir, 'certs.d', 'mirror.test.local', 'ca.crt'), 'utf8').catch(() => '')) === ca1.cert, {
+      timeoutMs: 15_000,
+      message: 'the binaryData key written',
     });
     await waitFor(
       async () =>

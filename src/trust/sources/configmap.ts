@@ -53,7 +53,9 @@ export function createConfigMapSource(
       const cm = watch.current();
       if (cm === undefined)
         return Promise.reject(new SourceUnavailableError(`ConfigMap ${id} does not exist`));
-      const entries = new Map(Object.entries(cm.data ?? {}));
+      // binaryData keys too, as the kubelet projects them into a mounted ConfigMap: both sources see the same keys.
+      const binary = Object.entries(cm.binaryData ?? {}).map(([k, v]): [string, string] => [k, Buffer.from(v, 'base64').toString('utf8')]);
+      const entries = new Map([...Object.entries(cm.data ?? {}), ...binary]);
       return Promise.resolve({ entries, revision: cm.metadata?.resourceVersion ?? '' });
     },
     stop: () => watch.stop(),
