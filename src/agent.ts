@@ -20,6 +20,7 @@ import { createTrustReconciler, type CertsDirTarget, type TrustReconciler } from
 import { createDirectorySource } from './trust/sources/directory.js';
 import type { TrustSource } from './trust/sources/source.js';
 import type { Hosts, KubeWiring } from './agent-kube.js';
+import type { HostsStatus } from './hosts/manager.js';
 
 /** A running agent: where it listens, and how to stop it. */
 export interface AgentHandle {
@@ -115,11 +116,16 @@ async function wireKubernetesWhenNeeded(deps: AgentDeps, metrics: Metrics): Prom
   return (await import('./agent-kube.js')).wireKubernetes(config, { logger, metrics, ...(deps.events === undefined ? {} : { events: deps.events }) });
 }
 
-function statusSections(trust: TrustReconciler, kube: KubeWiring | undefined): StatusSections {
+/**
+ * `/v1/status` sections. `hosts` is always there (SPEC): without a hosts file
+ * to keep, the same fields as a running one, all empty. `api` only when the API is used.
+ */
+export function statusSections(trust: TrustReconciler, kube: KubeWiring | undefined): StatusSections {
   const hosts = kube?.hosts;
+  const hostsDisabled: HostsStatus = { file: '', entries: [], services: [], lastSyncTime: null, lastWrite: null, errors: [] };
   return {
     trust: () => trust.status(),
-    ...(hosts === undefined ? {} : { hosts: () => hosts.manager.status() }),
+    hosts: hosts === undefined ? () => hostsDisabled : () => hosts.manager.status(),
     ...(kube === undefined ? {} : { api: () => kube.apiStatus() }),
   };
 }

@@ -1,10 +1,27 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BackupPhase } from '../backup/job.js';
+import { pullErrorCodes } from '../pull/classify.js';
+
+/** The phases a backup ends in (the `phase` of `node_ca_backups_total`). */
+const finalBackupPhases = ['Succeeded', 'Failed', 'Canceled'] as const satisfies readonly BackupPhase[];
+/** Every `result` of `node_ca_pull_checks_total`: `ok` or a pull error code. */
+const pullCheckResults = ['ok', ...pullErrorCodes] as const;
 
 /**
  * Every metric the agent exports, created once in one registry (no global
  * default registry, so tests and in-process commands never collide).
  */
 export function createMetrics() {
+  const metrics = defineMetrics();
+  // A labelled counter has no series until its first increment, and
+  // `increase()` needs two samples: without a 0 from the start, the first
+  // failed backup or pull check after a restart would never alert.
+  for (const phase of finalBackupPhases) metrics.backupsTotal.inc({ phase }, 0);
+  for (const result of pullCheckResults) metrics.pullChecksTotal.inc({ result }, 0);
+  return metrics;
+}
+
+function defineMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const r = [registry];

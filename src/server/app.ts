@@ -6,7 +6,7 @@ import fastify, {
   type RouteOptions,
 } from 'fastify';
 import type { Logger } from '../lib/logger.js';
-import { installErrorHandling } from './errors.js';
+import { answerFrameworkError, createClientErrorHandler, installErrorHandling } from './errors.js';
 
 /** Which virtual resource a route is (for authorization), set in each route's `config`. */
 export type ApiResource = 'backups' | 'pullchecks' | 'status' | 'metrics' | 'public';
@@ -40,14 +40,22 @@ const noQuery = { type: 'object', additionalProperties: false, properties: {} } 
 
 /**
  * The HTTP app: JSON-schema'd routes, the SPEC error shape for every error
- * (framework ones included), request logs without credentials. Bodies are
- * JSON only (anything else is 415); unknown fields and query parameters are
- * refused, never silently dropped (`removeAdditional: false`).
+ * (framework and HTTP-parser ones included), request logs without
+ * credentials. Bodies are JSON only (anything else is 415); unknown fields and
+ * query parameters are refused, never silently dropped (`removeAdditional: false`).
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
+  const logger = options.logger.child({ component: 'http' });
   const app = fastify({
-    loggerInstance: options.logger.child({ component: 'http' }),
+    loggerInstance: logger,
     bodyLimit: options.bodyLimit ?? defaultBodyLimit,
+    // `/v1/status/` is `/v1/status`, as `allowedMethods` reads it too, so a 405 never
+    // contradicts the router ("GET is not allowed on /v1/status/; allowed: GET").
+    routerOptions: { ignoreTrailingSlash: true },
+    // Router and HTTP-parser errors come before any route: without these two
+    // they would answer in Fastify's or Node's shape, not the SPEC's.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: createClientErrorHandler(logger),
     ajv: { customOptions: { removeAdditional: false, allErrors: false, coerceTypes: false } },
     ...(options.https ?? {}),
   }) as unknown as FastifyInstance;

@@ -87,9 +87,22 @@ export function createAuthHook(authorize: Authorizer): onRequestAsyncHookHandler
     if (resource === 'public') return;
     if (resource === 'metrics' && isLoopbackAddress(request.socket.remoteAddress)) return;
     const verb = verbOf(request);
-    const { user } = await authorize({ token: bearerToken(request.headers.authorization), resource, verb });
+    const { user } = await authorize({ token: bearerToken(soleAuthorization(request)), resource, verb });
     request.log.debug({ user, resource, verb }, 'request authorized');
   };
+}
+
+/**
+ * The Authorization header, refusing a repeated one: Node keeps the first and
+ * drops the others silently, so which credential counts would depend on the
+ * order a proxy or client happened to send them in.
+ */
+function soleAuthorization(request: FastifyRequest): string | undefined {
+  const raw = request.raw.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]?.toLowerCase() === 'authorization') count++;
+  if (count > 1) throw new NodeCaError('BAD_REQUEST', 'more than one Authorization header');
+  return request.headers.authorization;
 }
 
 /** The token of `Authorization: Bearer <token>` (scheme case-insensitive), else undefined. */

@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
@@ -39,6 +39,24 @@ function call(url: string, options: { token?: string; ca?: string; socketPath?: 
         : httpsRequest(url, { method: options.method ?? 'GET', headers, agent: false, ...(options.ca === undefined ? { rejectUnauthorized: false } : { ca: options.ca }) }, onResponse);
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** Raw bytes over TLS to the agent; resolves with everything it answers until it closes. */
+function rawCall(url: string, bytes: string): Promise<{ status: number; head: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: hostname, port: Number(port), rejectUnauthorized: false }, () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (c: Buffer) => (answer += c.toString('latin1')));
+    socket.on('close', () => {
+      const [head = '', body = ''] = answer.split('\r\n\r\n');
+      resolve({ status: Number(head.split(' ')[1]), head: head.toLowerCase(), body });
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') reject(err);
+    });
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
   });
 }
 
@@ -205,6 +223,10 @@ describe('the Unix socket', () => {
     const res = await call('/v1/status', { socketPath });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ node: 'test-node' });
+    // hosts.file is "" here: the section is there all the same, empty.
+    expect(JSON.parse(res.body)).toMatchObject({
+      hosts: { file: '', entries: [], services: [], lastSyncTime: null, lastWrite: null, errors: [] },
+    });
     const tcp = await call(`${agent.url!}/v1/status`);
     expect(tcp.status).toBe(401);
   });
@@ -243,5 +265,53 @@ describe('auth.mode: token', () => {
     expect(agent.logs.length).toBeGreaterThan(5);
     const logText = JSON.stringify(agent.logs) + agent.stderr.join('\n');
     expect(logText).not.toContain('SECRET');
+  });
+});
+
+describe('edges of the HTTP API on a real listener', () => {
+  const token = 'default-token-value';
+  const errorOf = (body: string) => (JSON.parse(body) as { error: { code: string; message: string } }).error;
+
+  it('answers router and parser errors in the SPEC shape without echoing the request', async () => {
+    const agent = await start(config({}));
+    const url = agent.url!;
+    const badUrl = await call(`${url}/v1/backups/%FF`);
+    expect(badUrl.status).toBe(400);
+    expect(errorOf(badUrl.body).code).toBe('BAD_REQUEST');
+    const long = await call(`${url}/v1/backups/${'a'.repeat(150)}`);
+    expect(long.status).toBe(414);
+    expect(errorOf(long.body).code).toBe('URI_TOO_LONG');
+    expect(long.body).not.toContain('aaaa');
+    const big = await rawCall(url, `GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nX-Pad: ${'p'.repeat(17_000)}\r\n\r\n`);
+    expect(big.status).toBe(431);
+    expect(big.head).toContain('connection: close');
+    expect(errorOf(big.body).code).toBe('HEADERS_TOO_LARGE');
+    const badLength = await rawCall(url, `POST /v1/backups HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Length: abc\r\n\r\n`);
+    expect(badLength.status).toBe(400);
+    expect(errorOf(badLength.body).code).toBe('BAD_REQUEST');
+    expect(badLength.body).not.toContain(token);
+  });
+
+  it('reads a trailing slash as none, refuses two Authorization headers, and names the unknown parameter', async () => {
+    const agent = await start(config({}));
+    const url = agent.url!;
+    expect((await call(`${url}/v1/status/`, { token })).status).toBe(200);
+    const list = await call(`${url}/v1/backups/`, { token });
+    expect(list.status).toBe(200);
+    expect(JSON.parse(list.body)).toEqual({ items: [] });
+    for (const [first, second] of [[token, 'wrong'], ['wrong', token]]) {
+      const twice = await rawCall(url, `GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\nConnection: close\r\n\r\n`);
+      expect(twice.status).toBe(400);
+      expect(errorOf(twice.body)).toEqual({ code: 'BAD_REQUEST', message: 'more than one Authorization header' });
+    }
+    const query = await call(`${url}/v1/backups?limit=5`, { token });
+    expect(errorOf(query.body)).toEqual({ code: 'BAD_REQUEST', message: 'query: unknown parameter "limit"' });
+  });
+
+  it('exports the backup and pull-check counters at 0 before their first use', async () => {
+    const agent = await start(config({}));
+    const metrics = await call(`${agent.url!}/metrics`);
+    expect(metrics.body).toContain('node_ca_backups_total{phase="Failed"} 0');
+    expect(metrics.body).toContain('node_ca_pull_checks_total{result="X509_UNKNOWN_AUTHORITY"} 0');
   });
 });

@@ -70,6 +70,18 @@ describe('auth.mode: token', () => {
     expect((await app.inject({ url: '/v1/status', headers: { authorization: 'Basic s3cret' } })).statusCode).toBe(401);
   });
 
+  it.each([
+    ['good then bad', ['Bearer s3cret', 'Bearer wrong']],
+    ['bad then good', ['Bearer wrong', 'Bearer s3cret']],
+    ['good twice', ['Bearer s3cret', 'Bearer s3cret']],
+  ])('answers 400 BAD_REQUEST to two Authorization headers (%s), whatever their order', async (_name, values) => {
+    app = await appWith(authorize);
+    // An array is the same header sent once per value (light-my-request mirrors Node's rawHeaders).
+    const res = await app.inject({ url: '/v1/status', headers: { Authorization: values } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toEqual({ error: { code: 'BAD_REQUEST', message: 'more than one Authorization header' } });
+  });
+
   it('leaves /healthz open and checks auth before the body (401, not 400)', async () => {
     app = await appWith(authorize);
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);

@@ -1,4 +1,5 @@
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -8,6 +9,20 @@ import { createTokenFile, type TokenFile } from '../../../src/server/token-file.
 import { waitFor } from '../../support/poll.js';
 
 const logger = createLogger({ level: 'silent' });
+
+/** A logger whose lines (parsed) the test can count. */
+function jsonSink() {
+  const lines: { msg?: string; level?: number }[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l !== '') lines.push(JSON.parse(l) as { msg?: string });
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: 'info', destination }) };
+}
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let dir: string;
 let file: string;
 let token: TokenFile | undefined;
@@ -58,5 +73,34 @@ describe('createTokenFile', () => {
     await writeFile(file, '');
     await waitFor(() => !token!.matches('one'), { timeoutMs: 10_000, message: 'revocation' });
     expect(token.matches('')).toBe(false);
+  });
+
+  it('logs an empty or unreadable file once when it starts, not per event in the directory, and once when good again', async () => {
+    const sink = jsonSink();
+    const count = (msg: string) => sink.lines.filter((l) => l.msg === msg).length;
+    const unrelatedEvents = async (tag: string) => {
+      // Each write is its own watch event (and, before the fix, its own warning).
+      for (let i = 0; i < 4; i++) {
+        await writeFile(path.join(dir, `${tag}-${i}.log`), 'x');
+        await pause(120);
+      }
+    };
+    await writeFile(file, 'one');
+    token = await createTokenFile(file, sink.logger);
+    await writeFile(file, '');
+    await waitFor(() => count('token file is empty: every token is refused') >= 1, { message: 'empty warning' });
+    await unrelatedEvents('a');
+    await writeFile(file, 'two');
+    await waitFor(() => count('token file reloaded') >= 1, { message: 'reload' });
+    await rm(file);
+    await waitFor(() => count('cannot re-read token file; keeping the last token') >= 1, { message: 'unreadable warning' });
+    await unrelatedEvents('b');
+    expect(token.matches('two')).toBe(true);
+    await writeFile(file, 'two');
+    await waitFor(() => count('token file reloaded') === 2, { message: 'good again' });
+    await unrelatedEvents('c');
+    expect(count('token file is empty: every token is refused')).toBe(1);
+    expect(count('cannot re-read token file; keeping the last token')).toBe(1);
+    expect(count('token file reloaded')).toBe(2);
   });
 });
