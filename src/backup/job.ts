@@ -57,14 +57,44 @@ export function isFinished(job: BackupJob): boolean {
   return finalPhases.has(job.phase);
 }
 
-/** A sortable, unique id: UTC time then random hex. */
-export function newJobId(now: Date, random: string): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${random}`;
+/** A job id: its UTC creation time to the millisecond, `-`, 8 random hex digits (also read: the older form without milliseconds). */
+const jobIdPattern = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})?Z-[0-9a-f]{8}$/;
+
+/**
+ * The id of a new job, ordered after `newest` (the newest id on record) as a string:
+ * its time is the later of `now` and 1 ms after `newest`'s. So ids sort by creation
+ * even when two are made in the same millisecond, after a restart (the newest comes
+ * from the state directory) or with a clock set back; the random part only keeps
+ * ids apart should two processes ever make one at once.
+ */
+export function newJobId(now: Date, newest: string | undefined, random: string): string {
+  const after = newest === undefined ? undefined : jobIdTime(newest);
+  const time = after === undefined ? now.getTime() : Math.max(now.getTime(), after + 1);
+  return `${new Date(time).toISOString().replace(/[-:.]/g, '')}-${random}`;
 }
 
-/** `<nodeIP>-<source>.tar`, the node name when no IP is known. */
+/**
+ * The time in a job id (ms since the epoch). An id of the earlier
+ * second-precision form (`YYYYMMDDTHHMMSSZ-hex`) counts as the last millisecond
+ * of its second, so a new id made in that second still sorts after it.
+ */
+export function jobIdTime(id: string): number | undefined {
+  const m = jobIdPattern.exec(id);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  return Date.UTC(year, month - 1, day, hour, minute, second, m[7] === undefined ? 999 : Number(m[7]));
+}
+
+/** Newer job first: ids sort by creation (see newJobId). */
+export function compareJobsNewestFirst(a: BackupJob, b: BackupJob): number {
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** `<nodeIP>-<source>.tar`, the node name when no IP is known; never a path (config validates nodeIP, this makes sure). */
 export function archiveName(node: { nodeName: string; nodeIP?: string | undefined }, source: string): string {
-  return `${node.nodeIP ?? node.nodeName}-${source}.tar`;
+  const name = `${node.nodeIP ?? node.nodeName}-${source}.tar`;
+  if (/[/\0]/.test(name)) throw new Error(`the archive name ${JSON.stringify(name)} (node IP or name, and source) would be a path`);
+  return name;
 }
 
 export function withPhase(job: BackupJob, phase: BackupPhase): BackupJob {
@@ -92,7 +122,7 @@ export function interruptedJob(job: BackupJob, now: Date): BackupJob {
 
 /** Newest first, at most `cap` jobs (archives themselves are never deleted). */
 export function capHistory(jobs: readonly BackupJob[], cap: number): BackupJob[] {
-  return [...jobs].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)).slice(0, cap);
+  return [...jobs].sort(compareJobsNewestFirst).slice(0, cap);
 }
 
 /** A job-ending failure raised inside the pipeline; the service turns it into the job's error. */

@@ -1,7 +1,7 @@
-import { rename, unlink } from 'node:fs/promises';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode, errorMessage } from '../lib/errors.js';
-import { fsyncDir, writeFileAtomic } from '../lib/fs-atomic.js';
+import { fsyncDir } from '../lib/fs-atomic.js';
 import { createArchiveSink, type ArchiveMember } from './archive-reader.js';
 import { BackupFailure, type BackupVerification } from './job.js';
 import { ManifestFile, sha256sumLine } from './manifest.js';
@@ -18,8 +18,8 @@ export interface PipelineInput {
   readonly allowChanges: boolean;
   readonly signal: AbortSignal;
   readonly onProgress: (p: { bytesDone: number; filesDone: number }) => void;
-  /** Called when tar is done and the second walk starts. */
-  readonly onVerifying: () => void;
+  /** Called when tar is done and the second walk goes on alone; awaited before the archive is published. */
+  readonly onVerifying: () => Promise<void>;
   /** Called once tar is started. */
   readonly onTarStarted?: () => void;
 }
@@ -34,6 +34,7 @@ export function jobPaths(archivePath: string) {
   return {
     partial: `${archivePath}.partial`,
     manifestPartial: `${archivePath}.manifest.partial`,
+    sha256Partial: `${archivePath}.sha256.partial`,
     sha256: `${archivePath}.sha256`,
     manifest: `${archivePath}.manifest`,
   };
@@ -42,7 +43,7 @@ export function jobPaths(archivePath: string) {
 /** Removes a job's partial files (failure, cancel, or a restart after a crash). */
 export async function removePartials(archivePath: string): Promise<void> {
   const p = jobPaths(archivePath);
-  for (const f of [p.partial, p.manifestPartial])
+  for (const f of [p.partial, p.manifestPartial, p.sha256Partial])
     await unlink(f).catch((err: unknown) => {
       if (errnoCode(err) !== 'ENOENT') throw err;
     });
@@ -70,16 +71,18 @@ export async function runBackupPipeline(input: PipelineInput): Promise<PipelineR
   }
   trail.end();
   input.onProgress({ bytesDone: tar.bytes, filesDone: check.files });
-  input.onVerifying();
-  // What is left of the second walk runs while the archive's last pages go to disk.
-  const [changedByWalk] = await Promise.all([after, tar.durable]);
+  // What is left of the second walk runs while the archive's last pages go to disk
+  // (and the job's Verifying phase is saved: a reader of the records knows a rename may come).
+  const [changedByWalk] = await Promise.all([after, tar.durable, input.onVerifying()]);
   // tar's own "file changed as we read it", and files created since the first walk, are changes too.
   const changed = [...changedByWalk, ...parseChangedMembers(tar.stderr).map((n) => relativeOf(prefix, n) ?? n), ...check.added];
   const outcome = verifyBackup({ before: input.before, check, archiveBytes: tar.bytes, changed, allowChanges: input.allowChanges });
   const archive = { bytes: tar.bytes, sha256: tar.sha256 };
   if (outcome.failure !== undefined)
     throw new BackupFailure(outcome.failure.code, outcome.failure.message, { verification: outcome.verification, archive });
-  await publish(input.archivePath, tar.sha256);
+  await publish(input.archivePath, tar.sha256).catch((err: unknown) => {
+    throw publishFailure(err, { verification: outcome.verification, archive });
+  });
   return { archive, verification: outcome.verification };
 }
 
@@ -134,12 +137,59 @@ async function walkAfter(sourceDir: string, before: SourceWalk, gate: WalkGate):
   }
 }
 
-/** The verified archive replaces the old one by rename; then its sidecars. */
+/**
+ * The verified archive replaces the old one by rename, and that rename is the
+ * commit: whatever can fail (a full disk, EIO, a directory in a sidecar's place)
+ * happens before it, so a failure or a kill leaves the old archive and its
+ * sidecars as they were. After it come only renames within the directory.
+ */
 async function publish(archivePath: string, sha256: string): Promise<void> {
   const p = jobPaths(archivePath);
-  const dir = path.dirname(archivePath);
+  await stageSidecars(archivePath, sha256).catch((err: unknown) => {
+    throw new Error(`${errorMessage(err)} (the previous archive and its sidecars are kept)`, { cause: err });
+  });
   await rename(p.partial, archivePath);
-  await writeFileAtomic(p.sha256, sha256sumLine(sha256, path.basename(archivePath)));
-  await rename(p.manifestPartial, p.manifest);
-  await fsyncDir(dir);
+  try {
+    await rename(p.sha256Partial, p.sha256);
+    await rename(p.manifestPartial, p.manifest);
+  } catch (err) {
+    // The old sidecars no longer describe the archive: none is better than a wrong one.
+    await Promise.all([p.sha256, p.manifest].map((f) => unlink(f).catch(() => undefined)));
+    throw new Error(`the archive was replaced, but not its sidecars (removed): ${errorMessage(err)}`, { cause: err });
+  }
+  await fsyncDir(path.dirname(archivePath));
+}
+
+/** The sidecars durable under their `.partial` names, and nothing in the way of their renames. */
+async function stageSidecars(archivePath: string, sha256: string): Promise<void> {
+  const p = jobPaths(archivePath);
+  // The manifest partial is durable already (ManifestFile closes it with fsync).
+  await writeDurable(p.sha256Partial, sha256sumLine(sha256, path.basename(archivePath)));
+  for (const target of [p.sha256, p.manifest]) await checkReplaceable(target);
+}
+
+/** Written and fsynced under its final name's `.partial`, for a rename later. */
+async function writeDurable(file: string, data: string): Promise<void> {
+  const handle = await open(file, 'w', 0o644);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A file can be renamed over `target` (absent, or not a directory); rename(2) would fail with EISDIR. */
+async function checkReplaceable(target: string): Promise<void> {
+  const st = await lstat(target).catch((err: unknown) => {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (st?.isDirectory() === true) throw Object.assign(new Error(`${target} is a directory`), { code: 'EISDIR' });
+}
+
+function publishFailure(err: unknown, measured: { verification: BackupVerification; archive: PipelineResult['archive'] }): BackupFailure {
+  const errno = errnoCode(err instanceof Error && err.cause !== undefined ? err.cause : err);
+  const code = errno === 'ENOSPC' ? 'NO_SPACE' : 'INTERNAL';
+  return new BackupFailure(code, `publishing the verified archive failed: ${errorMessage(err)}`, { cause: err, ...measured });
 }

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { errorMessage, NodeCaError } from '../lib/errors.js';
+import { errnoCode, errorMessage, NodeCaError } from '../lib/errors.js';
 import { exposedGc } from '../lib/heap.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { archiveName, BackupFailure, capHistory, failJob, finishJob, interruptedJob, isFinished, newJobId, withPhase, type BackupJob } from './job.js';
-import { checkSource, checkSpace } from './preflight.js';
+import { checkPlacement, checkSource, checkSpace } from './preflight.js';
 import { createBackupLock } from './lock.js';
-import { createJobStore, historyCap } from './store.js';
+import { createJobRecords, createJobStore, historyCap } from './store.js';
 import { walkSource, type SourceWalk } from './walk.js';
 
 export interface BackupServiceDeps {
@@ -27,7 +27,8 @@ export interface StartRequest {
 }
 
 interface Running {
-  readonly id: string;
+  /** Made once this process holds the backup lock (see newJobId). */
+  id: string | undefined;
   readonly abort: AbortController;
   done: Promise<BackupJob>;
 }
@@ -44,23 +45,11 @@ export async function createBackupService(deps: BackupServiceDeps) {
   const loaded = await store.load();
   // A job another live process runs (the agent, or a CLI backup) is not ours to interrupt.
   const foreignRun = (await lock.holder()) !== undefined;
-  let jobs = foreignRun ? loaded : capHistory(await recover(loaded), historyCap);
-  if (!foreignRun && loaded.some((j) => !isFinished(j))) await store.save(jobs);
+  const records = createJobRecords(store, foreignRun ? loaded : capHistory(await recover(loaded), historyCap));
+  if (!foreignRun && loaded.some((j) => !isFinished(j))) await records.persist();
   let running: Running | undefined;
-  const listeners = new Set<(job: BackupJob) => void>();
   void preloadPipeline(Object.values(config.backup.sources));
-
-  /** The records on disk (another process may have added one) with ours on top. */
-  const merged = async (): Promise<BackupJob[]> => {
-    const mine = new Set(jobs.map((j) => j.id));
-    const disk = (await store.load()).filter((j) => !mine.has(j.id));
-    return capHistory([...jobs, ...disk], historyCap);
-  };
-  const update = async (job: BackupJob) => {
-    jobs = capHistory([job, ...jobs.filter((j) => j.id !== job.id)], historyCap);
-    for (const l of listeners) l(job);
-    await store.save(await merged());
-  };
+  const { merged, persist, show, update } = records;
 
   async function recover(loaded: BackupJob[]): Promise<BackupJob[]> {
     const out: BackupJob[] = [];
@@ -75,27 +64,18 @@ export async function createBackupService(deps: BackupServiceDeps) {
   }
 
   async function start(request: StartRequest): Promise<BackupJob> {
-    if (running !== undefined)
-      throw new NodeCaError('BACKUP_RUNNING', `backup ${running.id} is running on this node`, { details: { jobId: running.id } });
+    if (running !== undefined) throw busy(running.id);
     const source = request.source ?? 'minio';
     const sourceDir = config.backup.sources[source];
     if (sourceDir === undefined) throw new NodeCaError('UNKNOWN_SOURCE', `unknown backup source "${source}"; known: ${Object.keys(config.backup.sources).join(', ')}`);
-    const id = newJobId(now(), randomBytes(4).toString('hex'));
-    const abort = new AbortController();
-    const slot: Running = { id, abort, done: Promise.resolve(undefined as never) };
+    const slot: Running = { id: undefined, abort: new AbortController(), done: Promise.resolve(undefined as never) };
     running = slot;
     try {
-      await mkdir(config.backup.stateDir, { recursive: true, mode: 0o700 });
-      const other = await lock.acquire();
-      if (other !== undefined) {
-        const job = (await store.load()).find((j) => !isFinished(j));
-        throw new NodeCaError('BACKUP_RUNNING', `a backup is running on this node (process ${other})`, { details: { jobId: job?.id, pid: other } });
-      }
-      const { job, before } = await prepare({ id, source, sourceDir: path.resolve(sourceDir), allowChanges: request.allowChanges ?? false });
-      slot.done = execute(job, before, abort.signal).finally(() => {
-        running = undefined;
-        void lock.release();
-      });
+      await acquireLock();
+      // Made under the lock from the newest record (ours or another process's): ids sort by creation.
+      slot.id = newJobId(now(), (await merged())[0]?.id, randomBytes(4).toString('hex'));
+      const { job, before } = await prepare({ id: slot.id, source, sourceDir: path.resolve(sourceDir), allowChanges: request.allowChanges ?? false });
+      slot.done = execute(slot, job, before);
       return job;
     } catch (err) {
       running = undefined;
@@ -104,10 +84,24 @@ export async function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
+  async function acquireLock(): Promise<void> {
+    await mkdir(config.backup.stateDir, { recursive: true, mode: 0o700 });
+    const other = await lock.acquire();
+    if (other === undefined) return;
+    const job = (await store.load()).find((j) => !isFinished(j));
+    throw new NodeCaError('BACKUP_RUNNING', `a backup is running on this node (process ${other})`, { details: { jobId: job?.id, pid: other } });
+  }
+
   async function prepare(req: { id: string; source: string; sourceDir: string; allowChanges: boolean }) {
     await checkSource(req.sourceDir);
     await mkdir(config.backup.dir, { recursive: true });
-    const before = await walkSource(req.sourceDir);
+    // The directories may have been created or re-linked since the configuration was checked.
+    checkPlacement(config.backup, req.source);
+    const before = await walkSource(req.sourceDir).catch((err: unknown) => {
+      // walk-scan's refusal of a name it cannot handle: the node's data, not the request, is the problem.
+      if (errnoCode(err) === 'EILSEQ') throw new NodeCaError('SOURCE_UNSUPPORTED_NAME', errorMessage(err));
+      throw err;
+    });
     await checkSpace(config.backup.dir, before.expectedArchiveBytes + before.manifestBytes, config.backup.minFreePercent);
     const job: BackupJob = {
       ...req,
@@ -122,10 +116,35 @@ export async function createBackupService(deps: BackupServiceDeps) {
     return { job, before };
   }
 
-  async function execute(base: BackupJob, before: SourceWalk, signal: AbortSignal): Promise<BackupJob> {
+  async function execute(slot: Running, base: BackupJob, before: SourceWalk): Promise<BackupJob> {
+    // run() records every failure; this only keeps the node from staying busy should that fail too.
+    const final = await run(base, before, slot.abort.signal).catch((err: unknown) => failJob(base, 'INTERNAL', `internal error: ${errorMessage(err).slice(0, 200)}`, now()));
+    await settle(slot, final);
+    deps.metrics?.backupsTotal.inc({ phase: final.phase });
+    deps.metrics?.backupDuration.observe((Date.parse(final.completionTime ?? '') - Date.parse(final.startTime)) / 1000);
+    deps.onJobEnd?.();
+    logger.info({ job: final.id, phase: final.phase, error: final.error, archive: final.archive, verification: final.verification && { ...final.verification, changedDuringBackup: final.verification.changedDuringBackup.length } }, 'backup finished');
+    return final;
+  }
+
+  /**
+   * A job is shown final only once the node is free for the next one: its final record
+   * is saved, the lock released, and only then is it final in memory (what GET answers).
+   * A caller that polls until the job ends and starts another never meets this one.
+   */
+  async function settle(slot: Running, final: BackupJob): Promise<void> {
+    await persist(final).catch((err: unknown) => {
+      logger.error({ err, job: final.id }, 'cannot save the finished backup job');
+    });
+    await lock.release();
+    if (running === slot) running = undefined;
+    show(final);
+  }
+
+  /** The pipeline, and the job it ends with (the failure recorded when it throws). */
+  async function run(base: BackupJob, before: SourceWalk, signal: AbortSignal): Promise<BackupJob> {
     // The listed job object itself: progress changes in place, seen by GET at once.
     let current: BackupJob = base;
-    let final: BackupJob;
     try {
       const { runBackupPipeline } = await loadPipeline();
       const result = await runBackupPipeline({
@@ -137,11 +156,11 @@ export async function createBackupService(deps: BackupServiceDeps) {
         // Progress changes in place (no copy, no write) on every member; phases are persisted.
         onProgress: (p) => {
           Object.assign(current.progress, p);
-          for (const l of listeners) l(current);
+          records.notify(current);
         },
         onVerifying: () => {
           current = withPhase(current, 'Verifying');
-          void update(current);
+          return update(current);
         },
         // The first walk's garbage (a Stats object and strings per entry, much of it promoted)
         // goes as the stream starts, not at whatever point of it V8 reaches its old-space
@@ -151,16 +170,10 @@ export async function createBackupService(deps: BackupServiceDeps) {
         },
       });
       deps.metrics?.backupBytes.inc(result.archive.bytes);
-      final = finishJob({ ...current, ...result }, { phase: 'Succeeded', now: now() });
+      return finishJob({ ...current, ...result }, { phase: 'Succeeded', now: now() });
     } catch (err) {
-      final = await failed(current, err);
+      return failed(current, err);
     }
-    await update(final);
-    deps.metrics?.backupsTotal.inc({ phase: final.phase });
-    deps.metrics?.backupDuration.observe((Date.parse(final.completionTime ?? '') - Date.parse(final.startTime)) / 1000);
-    deps.onJobEnd?.();
-    logger.info({ job: final.id, phase: final.phase, error: final.error, archive: final.archive, verification: final.verification && { ...final.verification, changedDuringBackup: final.verification.changedDuringBackup.length } }, 'backup finished');
-    return final;
   }
 
   async function failed(job: BackupJob, err: unknown): Promise<BackupJob> {
@@ -181,17 +194,14 @@ export async function createBackupService(deps: BackupServiceDeps) {
     list: merged,
     get: async (id: string): Promise<BackupJob | undefined> => (await merged()).find((j) => j.id === id),
     /** The job's final state (for the in-process CLI). */
-    wait: async (id: string): Promise<BackupJob | undefined> => (running?.id === id ? running.done : jobs.find((j) => j.id === id)),
+    wait: async (id: string): Promise<BackupJob | undefined> => (running?.id === id ? running.done : records.own(id)),
     /** Cancels a running job and waits for it to end; a finished job is returned as it is. */
     async cancel(id: string): Promise<BackupJob | undefined> {
       if (running?.id !== id) return (await merged()).find((j) => j.id === id);
       running.abort.abort();
       return running.done;
     },
-    onUpdate(listener: (job: BackupJob) => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    onUpdate: records.onUpdate,
     /** Shutdown: a running job is canceled cleanly (tar ended, partial removed). */
     async stop(): Promise<void> {
       const r = running;
@@ -200,6 +210,10 @@ export async function createBackupService(deps: BackupServiceDeps) {
       await r.done;
     },
   };
+}
+
+function busy(id: string | undefined): NodeCaError {
+  return new NodeCaError('BACKUP_RUNNING', id === undefined ? 'a backup is starting on this node' : `backup ${id} is running on this node`, { details: { jobId: id } });
 }
 
 /**

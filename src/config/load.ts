@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../lib/errors.js';
 import { isLoopbackAddress } from '../lib/net.js';
+import { placementProblems } from '../backup/preflight.js';
 import { validateConfigDocument, type Config } from './schema.js';
 
 /** The environment variables the agent reads; nothing else reads process.env. */
@@ -50,7 +51,7 @@ export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Co
     podIP: nonEmpty(env.POD_IP),
     ...podFromEnv(env),
   };
-  const problems = crossChecks(config);
+  const problems = [...nodeIPProblems(data.nodeIP, nonEmpty(env.NODE_IP)), ...crossChecks(config)];
   if (problems.length > 0) throw invalidConfig(origin, problems);
   return deepFreeze(config);
 }
@@ -69,9 +70,9 @@ function podFromEnv(env: ConfigEnv): Pick<Config, 'pod'> {
   return name !== undefined && namespace !== undefined ? { pod: { name, namespace } } : {};
 }
 
-/** Rules that span keys: insecure listeners, a backup dir inside a source. */
+/** Rules that span keys: insecure listeners, a backup dir or state dir inside a source (by real path). */
 function crossChecks(c: Config): string[] {
-  return [...listenProblems(c.server), ...backupDirProblems(c.backup)];
+  return [...listenProblems(c.server), ...placementProblems(c.backup)];
 }
 
 /** A listener off loopback needs TLS and authentication; at most one problem is reported. */
@@ -85,15 +86,14 @@ function listenProblems({ listen, tls, auth }: Config['server']): string[] {
   return [];
 }
 
-function backupDirProblems(backup: Config['backup']): string[] {
-  const dir = path.resolve(backup.dir);
-  return Object.entries(backup.sources)
-    .filter(([, src]) => isSameOrInside(dir, path.resolve(src)))
-    .map(([name, src]) => `backup.dir: ${backup.dir} is inside backup.sources.${name} (${src}); the archive would contain itself`);
-}
-
-function isSameOrInside(dir: string, parent: string): boolean {
-  return dir === parent || dir.startsWith(parent + path.sep);
+/**
+ * The node IP names the archive (`<nodeIP>-<source>.tar`): an address, never
+ * a CIDR or anything else with a `/` in it.
+ */
+function nodeIPProblems(fromFile: string | undefined, fromEnv: string | undefined): string[] {
+  if (fromFile !== undefined) return isIP(fromFile) === 0 ? [`nodeIP: "${fromFile}" is not an IPv4 or IPv6 address`] : [];
+  if (fromEnv !== undefined && isIP(fromEnv) === 0) return [`nodeIP: NODE_IP "${fromEnv}" is not an IPv4 or IPv6 address`];
+  return [];
 }
 
 /** `host:port`, `[v6]:port`; undefined when malformed. */

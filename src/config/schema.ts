@@ -93,6 +93,7 @@ export interface PullConfig {
 /** The configuration file after validation, defaults filled in. */
 export interface FileConfig {
   readonly nodeName?: string | undefined;
+  /** The node's IPv4 or IPv6 address (default `NODE_IP`); it names the archive, so anything else is refused at load. */
   readonly nodeIP?: string | undefined;
   readonly kubeconfig?: string | undefined;
   readonly trust: TrustConfig;

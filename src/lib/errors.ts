@@ -14,6 +14,10 @@ export const errorStatus = {
   METHOD_NOT_ALLOWED: 405,
   BACKUP_RUNNING: 409,
   BACKUP_NOT_FINISHED: 409,
+  /** backup.dir or backup.stateDir has come to lie inside the source (a symlink made since start). */
+  BACKUP_DIR_INSIDE_SOURCE: 409,
+  /** The source holds a file name that is not UTF-8 (never written by MinIO). */
+  SOURCE_UNSUPPORTED_NAME: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   SOURCE_MISSING: 404,

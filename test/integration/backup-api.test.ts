@@ -141,6 +141,40 @@ describe('backup API (agent process, real GNU tar)', () => {
     expect((await finished(String(again.body.id))).phase).toBe('Succeeded');
   });
 
+  it('starts again at once after a job shows final, lists jobs by creation, serves each archive only to its job', async () => {
+    const file = path.join(root, 'src', 'object');
+    agent = await startAgentProcess({ config: backupAgentConfig(root) });
+    const made: Job[] = [];
+    for (let i = 0; i < 10; i++) {
+      // The same size every time, other bytes: the archives differ only in content.
+      await writeFile(file, `version ${String(i).padStart(3, '0')}`);
+      const started = await api('POST', '/v1/backups', {});
+      expect(started.status, `POST ${i} right after the previous job showed final: ${JSON.stringify(started.body)}`).toBe(202);
+      // An orchestrator's loop: poll until a final phase, then the next POST at once.
+      const job = await waitFor(
+        async () => {
+          const j = (await api('GET', `/v1/backups/${String(started.body.id)}`)).body as unknown as Job;
+          return ['Succeeded', 'Failed', 'Canceled'].includes(j.phase) ? j : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 1, message: `backup ${i}` },
+      );
+      expect(job.phase).toBe('Succeeded');
+      made.push(job);
+    }
+    const listed = (await api('GET', '/v1/backups')).body.items as Job[];
+    expect(listed.map((j) => j.id)).toEqual(made.map((j) => j.id).reverse());
+
+    const newest = made.at(-1)!;
+    const res = await fetch(`${agent.url ?? ''}/v1/backups/${newest.id}/archive`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-archive-sha256')).toBe(newest.archive!.sha256);
+    expect(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')).toBe(newest.archive!.sha256);
+    for (const older of made.slice(0, -1)) {
+      const answer = await api('GET', `/v1/backups/${older.id}/archive`);
+      expect(answer.status, older.id).toBe(404);
+    }
+  });
+
   it('answers every bad input with 400 and a code', async () => {
     agent = await startAgentProcess({ config: backupAgentConfig(root) });
     const cases: [string, string, unknown][] = [

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,37 @@ describe('backup failures (agent process, real GNU tar)', () => {
       }
       await agent.stop();
     }
+  });
+
+  it('keeps the old archive when the new one cannot be published (a directory where its .sha256 goes)', async () => {
+    const src = path.join(root, 'src');
+    await makeTree(src, 50);
+    const agent = await start({ config: backupAgentConfig(root) });
+    const first = await finished(agent, String((await api(agent, 'POST', '/v1/backups', {})).body.id));
+    expect(first.phase).toBe('Succeeded');
+    const archive = path.join(root, 'backup', '10.1.2.3-minio.tar');
+    const hash = async () => createHash('sha256').update(await readFile(archive)).digest('hex');
+    const before = await hash();
+    await writeFile(path.join(src, 'bucket 1', 'part.1'), randomBytes(131));
+    await rm(`${archive}.sha256`);
+    await mkdir(`${archive}.sha256`);
+    const second = await finished(agent, String((await api(agent, 'POST', '/v1/backups', {})).body.id));
+    expect(second).toMatchObject({ phase: 'Failed', error: { code: 'INTERNAL' } });
+    expect(await hash()).toBe(before);
+    expect((await readdir(path.join(root, 'backup'))).sort()).toEqual(['10.1.2.3-minio.tar', '10.1.2.3-minio.tar.manifest', '10.1.2.3-minio.tar.sha256']);
+  });
+
+  it('refuses to start with a backup dir that is a symlink into the source, or a NODE_IP that is not an address', async () => {
+    await mkdir(path.join(root, 'src', 'backups'));
+    await symlink(path.join(root, 'src', 'backups'), path.join(root, 'backup'));
+    const linked = await start({ config: backupAgentConfig(root), waitStarted: false });
+    expect((await linked.exited).code).toBe(2);
+    expect(linked.stderr.join('\n')).toMatch(/backup\.dir: .*backup \(.*src\/backups\) is inside backup\.sources\.minio/);
+
+    await rm(path.join(root, 'backup'));
+    const cidr = await start({ config: { ...backupAgentConfig(root), nodeIP: undefined }, env: { NODE_IP: '10.0.0.1/24' }, waitStarted: false });
+    expect((await cidr.exited).code).toBe(2);
+    expect(cidr.stderr.join('\n')).toContain('nodeIP: NODE_IP "10.0.0.1/24" is not an IPv4 or IPv6 address');
   });
 
   it('on a 2 MiB tmpfs: 507 at preflight, NO_SPACE with no partial when the source grows after it', async () => {

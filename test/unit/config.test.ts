@@ -1,10 +1,13 @@
+import { mkdir, mkdtemp, realpath, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig, type ConfigEnv } from '../../src/config/load.js';
 import { ConfigError } from '../../src/lib/errors.js';
 
-function problems(raw: unknown): string[] {
+function problems(raw: unknown, env: ConfigEnv = {}): string[] {
   try {
-    parseConfig(raw, {});
+    parseConfig(raw, env);
   } catch (err) {
     if (err instanceof ConfigError) return [...err.problems];
     throw err;
@@ -61,6 +64,33 @@ describe('parseConfig', () => {
 
   it('refuses a backup dir inside a source', () => {
     expect(problems({ backup: { dir: '/cpaas/minio/backup' } })[0]).toMatch(/backup.dir.*inside backup.sources.minio/);
+  });
+
+  it('refuses a backup dir or state dir inside a source by real path: a symlink into the source counts', async () => {
+    const root = await realpath(await mkdtemp(path.join(tmpdir(), 'node-ca-config-')));
+    try {
+      const src = path.join(root, 'minio');
+      await mkdir(path.join(src, 'inside'), { recursive: true });
+      await symlink(path.join(src, 'inside'), path.join(root, 'backup'));
+      await symlink(src, path.join(root, 'state'));
+      const backup = { sources: { minio: src }, dir: path.join(root, 'backup'), stateDir: path.join(root, 'state', 'not-yet', 'created') };
+      expect(problems({ backup })).toEqual([
+        `backup.dir: ${backup.dir} (${path.join(src, 'inside')}) is inside backup.sources.minio (${src}); the archive would contain itself`,
+        `backup.stateDir: ${backup.stateDir} (${path.join(src, 'not-yet', 'created')}) is inside backup.sources.minio (${src}); the job records would change during every backup of it`,
+      ]);
+      expect(problems({ backup: { sources: { minio: src }, dir: path.join(root, 'out'), stateDir: path.join(src, '.state') } })[0]).toMatch(/^backup\.stateDir: .* is inside backup\.sources\.minio/);
+      expect(problems({ backup: { sources: { minio: src }, dir: path.join(root, 'out'), stateDir: path.join(root, 'st') } })).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a node IP that is not an address (it names the archive), from the file or NODE_IP', () => {
+    expect(problems({ nodeIP: '10.0.0.1/24' })).toEqual(['nodeIP: "10.0.0.1/24" is not an IPv4 or IPv6 address']);
+    expect(problems({}, { NODE_IP: '10.0.0.1/24' })).toEqual(['nodeIP: NODE_IP "10.0.0.1/24" is not an IPv4 or IPv6 address']);
+    expect(problems({ nodeIP: 'node-1' })).toHaveLength(1);
+    expect(problems({ nodeIP: '192.168.3.10' }, { NODE_IP: 'ignored/because the file wins' })).toEqual([]);
+    expect(problems({}, { NODE_IP: 'fd00::10' })).toEqual([]);
   });
 
   it('says what is wrong in words an operator can act on', () => {

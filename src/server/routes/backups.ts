@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import { NodeCaError } from '../../lib/errors.js';
 import type { BackupJob } from '../../backup/job.js';
@@ -7,7 +6,8 @@ import type { BackupService } from '../../backup/service.js';
 
 const idParams = {
   type: 'object',
-  properties: { id: { type: 'string', pattern: '^[0-9TZ]{16}-[0-9a-f]{8}$' } },
+  // UTC time to the millisecond (to the second in ids of earlier versions), random hex.
+  properties: { id: { type: 'string', pattern: '^[0-9]{8}T[0-9]{6}([0-9]{3})?Z-[0-9a-f]{8}$' } },
   required: ['id'],
   additionalProperties: false,
 } as const;
@@ -23,6 +23,43 @@ const noQuery = { type: 'object', additionalProperties: false } as const;
 function found(job: BackupJob | undefined, id: string): BackupJob {
   if (job === undefined) throw new NodeCaError('NOT_FOUND', `no backup job ${id}`);
   return job;
+}
+
+function gone(job: BackupJob): NodeCaError {
+  return new NodeCaError('NOT_FOUND', `the archive of backup ${job.id} was replaced or removed`);
+}
+
+/**
+ * The job's archive, opened, if the file still holds this job's bytes (every
+ * backup of a source writes the same path); what is checked is the open file,
+ * and what is sent is read from it. Its size and the hash in the `.sha256`
+ * beside it must be the job's: size alone misses a same-size rewrite (tar
+ * sizes are whole 10 KiB records), and hashing the file would read it twice.
+ * A newer backup renames its archive, then its `.sha256`, and stays Verifying
+ * until both are done: so the job list is read last, and no newer job of the
+ * path may have Succeeded or be Verifying.
+ */
+async function openArchive(job: BackupJob & { archive: { bytes: number; sha256: string } }, list: () => Promise<BackupJob[]>) {
+  const handle = await open(job.archivePath, 'r').catch(() => undefined);
+  if (handle === undefined) throw gone(job);
+  try {
+    const size = (await handle.stat()).size;
+    const sidecar = await readFile(`${job.archivePath}.sha256`, 'utf8').catch(() => '');
+    // Ids sort by creation (see newJobId).
+    const newer = (await list()).find((j) => j.archivePath === job.archivePath && j.id > job.id && (j.phase === 'Succeeded' || j.phase === 'Verifying'));
+    if (newer?.phase === 'Verifying')
+      throw new NodeCaError('BACKUP_RUNNING', `backup ${newer.id} is verifying and may replace the archive of backup ${job.id} at any moment`, { details: { jobId: newer.id } });
+    if (newer !== undefined || size !== job.archive.bytes || sidecarHash(sidecar) !== job.archive.sha256) throw gone(job);
+    return { handle, size };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+/** The hash of a `sha256sum` line (a leading backslash marks an escaped name). */
+function sidecarHash(line: string): string | undefined {
+  return /^\\?([0-9a-f]{64}) {2}/.exec(line)?.[1];
 }
 
 /** `/v1/backups`: start (202 + Location), list newest first, get, cancel, download. */
@@ -44,17 +81,14 @@ export function backupRoutes(deps: { backups: BackupService }): FastifyPluginAsy
     app.get<{ Params: { id: string } }>('/v1/backups/:id/archive', { config, schema: { params: idParams, querystring: noQuery } }, async (req, reply) => {
       const job = found(await backups.get(req.params.id), req.params.id);
       if (job.phase !== 'Succeeded') throw new NodeCaError('BACKUP_NOT_FINISHED', `backup ${job.id} is ${job.phase}; only a Succeeded backup can be downloaded`);
-      const st = await stat(job.archivePath).catch(() => undefined);
-      // A newer verified backup of the same source replaces the file: never serve other bytes than this job's.
-      const newer = (await backups.list()).some((j) => j.archivePath === job.archivePath && j.phase === 'Succeeded' && j.id > job.id);
-      if (st === undefined || job.archive === undefined || newer || st.size !== job.archive.bytes)
-        throw new NodeCaError('NOT_FOUND', `the archive of backup ${job.id} was replaced or removed`);
+      if (job.archive === undefined) throw gone(job);
+      const file = await openArchive({ ...job, archive: job.archive }, backups.list);
       return reply
         .header('content-type', 'application/x-tar')
-        .header('content-length', st.size)
+        .header('content-length', file.size)
         .header('content-disposition', `attachment; filename="${job.archivePath.split('/').pop() ?? 'backup.tar'}"`)
         .header('x-archive-sha256', job.archive.sha256)
-        .send(createReadStream(job.archivePath));
+        .send(file.handle.createReadStream());
     });
   };
 }

@@ -25,8 +25,8 @@ describe('backup job model', () => {
     expect(archiveName({ nodeName: 'node-1' }, 'minio')).toBe('node-1-minio.tar');
   });
 
-  it('makes sortable ids the routes accept', () => {
-    expect(newJobId(new Date('2026-11-23T09:18:00.123Z'), 'ab12cd34')).toMatch(/^[0-9TZ]{16}-[0-9a-f]{8}$/);
+  it('makes ids the routes accept: UTC time to the millisecond, random hex', () => {
+    expect(newJobId(new Date('2026-11-23T09:18:00.123Z'), undefined, 'ab12cd34')).toBe('20261123T091800123Z-ab12cd34');
   });
 
   it('turns a job left Running into Failed/INTERRUPTED and keeps finished ones', () => {

@@ -188,4 +188,18 @@ describe('readNames', () => {
       await rm(root, { recursive: true, force: true });
     }
   });
+
+  it('refuses a name that is not UTF-8, showing its bytes, and keeps a real U+FFFD', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'node-ca-names-'));
+    try {
+      await writeFile(path.join(root, 'caf\uFFFD'), 'a real replacement character is valid UTF-8');
+      expect(readNames(root)).toEqual(['caf\uFFFD']);
+      await mkdir(path.join(root, 'dir'));
+      await writeFile(Buffer.concat([Buffer.from(path.join(root, 'dir', 'caf')), Buffer.from([0xe9])]), 'latin1 name');
+      expect(() => readNames(path.join(root, 'dir'))).toThrow(expect.objectContaining({ code: 'EILSEQ', message: expect.stringContaining('dir/caf\\xe9: a file name that is not UTF-8') as string }));
+      await expect(walkSource(root)).rejects.toMatchObject({ code: 'EILSEQ' });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
 });
