@@ -56,24 +56,29 @@ export function createPullChecker(deps: PullCheckerDeps) {
     const timeoutMs = Math.min(options.timeoutMs ?? defaultTimeoutMs, defaultTimeoutMs);
     const wanted = options.runtime ?? deps.runtime;
     const runtime = await detectRuntime(wanted, deps.settings, deps.run, deps.shutdown);
-    const results = await mapBounded(refs, deps.concurrency ?? 3, (ref) => checkOne(ref, runtime, timeoutMs));
+    const results = await mapBounded(refs, deps.concurrency ?? 3, (ref) => checkOne(ref, { wanted, runtime, timeoutMs }));
     return { ok: results.every((r) => r.ok), results };
   }
 
-  async function checkOne(ref: ImageReference, runtime: RuntimeName | undefined, timeoutMs: number): Promise<PullCheckResult> {
+  async function checkOne(ref: ImageReference, plan: Plan): Promise<PullCheckResult> {
     const started = performance.now();
+    // One deadline for everything done for this image: the pull, the listing, the probe and
+    // the second pull below, so an image takes its timeout (plus the listing's 1 s floor).
+    const budget: Budget = { timeoutMs: plan.timeoutMs, deadline: started + plan.timeoutMs };
+    const { runtime } = plan;
     const [firstOutcome, registryProbe] = await Promise.all([
-      runtime === undefined ? missing(deps.runtime) : pullWith(runtime, ref, timeoutMs),
-      probe(ref, timeoutMs),
+      runtime === undefined ? missing(plan.wanted) : pullWith(runtime, ref, budget),
+      probe(ref, budget),
     ]);
     // The runtime says "unknown authority" but a handshake with the very ca.crt node-ca wrote
-    // for that host verified: the two disagree, so the runtime is asked once more. (ctr once
-    // reported a missing tag as the x509 error of the hosts.toml `server` fallback, without
-    // its usual "response was http.StatusNotFound" line, in one run of many.)
+    // for that host verified: the two disagree, so the runtime is asked once more, within what
+    // is left of the deadline. (ctr once reported a missing tag as the x509 error of the
+    // hosts.toml `server` fallback, without its usual "response was http.StatusNotFound" line,
+    // in one run of many.)
     let outcome = firstOutcome;
-    if (runtime !== undefined && outcome.error?.code === 'X509_UNKNOWN_AUTHORITY' && registryProbe?.tlsVerified === true) {
-      deps.logger.info({ image: ref.normalized, runtime, message: outcome.error.message }, 'runtime and registry probe disagree on trust; pulling once more');
-      outcome = await pullWith(runtime, ref, timeoutMs);
+    if (runtime !== undefined && disagree(outcome, registryProbe) && remaining(budget) >= minRetryMs) {
+      deps.logger.info({ image: ref.normalized, runtime, message: outcome.error?.message }, 'runtime and registry probe disagree on trust; pulling once more');
+      outcome = await pullWith(runtime, ref, budget);
     }
     const result: PullCheckResult = {
       image: ref.normalized,
@@ -86,12 +91,11 @@ export function createPullChecker(deps: PullCheckerDeps) {
     return result;
   }
 
-  async function pullWith(runtime: RuntimeName, ref: ImageReference, timeoutMs: number): Promise<Outcome> {
-    const deadline = Date.now() + timeoutMs;
-    const pulled = await deps.run(buildPullCommand(runtime, deps.settings, ref.normalized), { timeoutMs, signal: deps.shutdown });
-    const failure = failureOf(pulled, timeoutMs);
+  async function pullWith(runtime: RuntimeName, ref: ImageReference, budget: Budget): Promise<Outcome> {
+    const pulled = await deps.run(buildPullCommand(runtime, deps.settings, ref.normalized), { timeoutMs: Math.max(1, remaining(budget)), signal: deps.shutdown });
+    const failure = failureOf(pulled, budget.timeoutMs);
     if (failure !== undefined) return { ok: false, digest: null, present: false, error: failure };
-    const inspectMs = Math.max(1000, Math.min(15_000, deadline - Date.now()));
+    const inspectMs = Math.max(1000, Math.min(15_000, remaining(budget)));
     const inspected = await deps.run(buildInspectCommand(runtime, deps.settings, ref.normalized), { timeoutMs: inspectMs, signal: deps.shutdown });
     const digest = inspected.exitCode === 0 ? parseStoredDigest(runtime, ref.normalized, inspected.stdout) : undefined;
     if (digest !== undefined) return { ok: true, digest, present: true };
@@ -99,10 +103,11 @@ export function createPullChecker(deps: PullCheckerDeps) {
     return { ok: false, digest: null, present: false, error: { code: 'OTHER', message } };
   }
 
-  async function probe(ref: ImageReference, timeoutMs: number): Promise<RegistryProbeResult | null> {
+  async function probe(ref: ImageReference, budget: Budget): Promise<RegistryProbeResult | null> {
     if (deps.certsDir === undefined) return null;
     const reference = ref.digest ?? ref.tag ?? 'latest';
-    return probeRegistry({ domain: ref.domain, path: ref.path, reference }, { certsDir: deps.certsDir, timeoutMs: Math.min(timeoutMs, 30_000), signal: deps.shutdown });
+    const timeoutMs = Math.max(1, Math.min(remaining(budget), 30_000));
+    return probeRegistry({ domain: ref.domain, path: ref.path, reference }, { certsDir: deps.certsDir, timeoutMs, signal: deps.shutdown });
   }
 
   function record(result: PullCheckResult): void {
@@ -121,8 +126,35 @@ export type PullChecker = ReturnType<typeof createPullChecker>;
 
 type Outcome = Pick<PullCheckResult, 'ok' | 'digest' | 'present' | 'error'>;
 
+/** What one request asked for and what it found: the runtime wanted, the one detected, the per-image timeout. */
+interface Plan {
+  readonly wanted: 'auto' | RuntimeName;
+  readonly runtime: RuntimeName | undefined;
+  readonly timeoutMs: number;
+}
+
+/** An image's timeout and its deadline on the `performance.now()` clock. */
+interface Budget {
+  readonly timeoutMs: number;
+  readonly deadline: number;
+}
+
+/** Below this, a second pull could not finish anyway: the first answer stands. */
+const minRetryMs = 1000;
+
+function remaining(budget: Budget): number {
+  return Math.max(0, Math.round(budget.deadline - performance.now()));
+}
+
+function disagree(outcome: Outcome, probe: RegistryProbeResult | null): boolean {
+  return outcome.error?.code === 'X509_UNKNOWN_AUTHORITY' && probe?.tlsVerified === true;
+}
+
 function missing(wanted: 'auto' | RuntimeName): Promise<Outcome> {
-  const message = wanted === 'auto' ? 'none of nerdctl, crictl, ctr answers --version through pull.hostExec' : `${wanted} is not installed or not runnable`;
+  const message =
+    wanted === 'auto'
+      ? 'none of nerdctl, crictl, ctr answers --version through pull.hostExec'
+      : `${wanted} is not installed or does not answer --version through pull.hostExec`;
   return Promise.resolve({ ok: false, digest: null, present: false, error: { code: 'RUNTIME_MISSING', message } });
 }
 

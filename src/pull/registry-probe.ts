@@ -61,17 +61,25 @@ export async function probeRegistry(target: RegistryProbeTarget, options: Regist
         headers: { accept, 'user-agent': 'node-ca' },
         ca,
         agent: false,
-        timeout: options.timeoutMs,
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       },
       (res) => {
         res.resume();
-        resolve(fromResponse(res.statusCode ?? 0, res.headers));
+        settle(fromResponse(res.statusCode ?? 0, res.headers));
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+    // One deadline for the whole exchange (connect, handshake, answer). The `timeout` option
+    // of https.request is an idle timeout: against a listener that accepts and never answers
+    // TLS, a probe asked for 3000 ms returned after about 6 s.
+    const timer = setTimeout(() => {
+      req.destroy(Object.assign(new Error(`no answer within ${options.timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+    }, options.timeoutMs);
+    const settle = (result: RegistryProbeResult) => {
+      clearTimeout(timer);
+      resolve(result);
+    };
     req.on('error', (err) => {
-      resolve(fromError(err));
+      settle(fromError(err));
     });
     req.end();
   });

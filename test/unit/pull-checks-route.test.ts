@@ -39,6 +39,8 @@ describe('POST /v1/pull-checks validation', () => {
     ['shell metacharacters', { images: ['registry.local:5000/acp/core:v1;reboot'] }, 'INVALID_IMAGE_REFERENCE'],
     ['command substitution', { images: ['registry.local:5000/$(reboot)'] }, 'INVALID_IMAGE_REFERENCE'],
     ['uppercase path', { images: ['registry.local:5000/ACP/core:v1'] }, 'INVALID_IMAGE_REFERENCE'],
+    ['unregistered digest algorithm', { images: [`registry.local:5000/acp/core@md5:${'a'.repeat(32)}`] }, 'INVALID_IMAGE_REFERENCE'],
+    ['a bare 64-hex identifier', { images: ['e'.repeat(64)] }, 'INVALID_IMAGE_REFERENCE'],
     ['foreign registry', { images: ['registry.local:5000/a:b', 'evil.example.com/acp/core:v1'] }, 'REGISTRY_NOT_ALLOWED'],
     ['docker.io by normalisation', { images: ['alpine'] }, 'REGISTRY_NOT_ALLOWED'],
     ['empty list', { images: [] }, 'BAD_REQUEST'],
@@ -60,6 +62,14 @@ describe('POST /v1/pull-checks validation', () => {
     expect(r.status).toBe(200);
     expect(r.calls).toEqual([
       { refs: [expect.objectContaining({ normalized: 'registry.local:5000/acp/core:latest' })], options: { runtime: 'ctr', timeoutMs: 5000 } },
+    ]);
+  });
+
+  it('gives the runtime an uppercase registry host lowercased, as node-ca names its certs.d directory', async () => {
+    const r = await post({ images: ['REGISTRY.Local:5000/acp/core:v1', 'registry.local:5000/acp/core:v1'] });
+    expect(r.status).toBe(200);
+    expect(r.calls).toEqual([
+      { refs: [expect.objectContaining({ domain: 'registry.local:5000', normalized: 'registry.local:5000/acp/core:v1' })], options: {} },
     ]);
   });
 });
