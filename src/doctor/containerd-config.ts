@@ -1,6 +1,19 @@
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { fail, ok, warn, type CheckResult } from './check.js';
+import {
+  CRI_IMAGES_URI,
+  CRI_V1_ID,
+  CRI_V2_URI,
+  asTable,
+  mergeRegistry,
+  rawVersion,
+  type ContainerdConfigFile,
+  type EffectiveRegistry,
+  type ParsedConfigFile,
+} from './containerd-merge.js';
+
+export type { ContainerdConfigFile } from './containerd-merge.js';
 
 const ID = 'containerd.config';
 const RESTART = 'then restart containerd: systemctl restart containerd';
@@ -15,105 +28,212 @@ export interface ContainerdVersion {
 
 /** Where each config layout keeps the CRI registry table. */
 const layouts = [
-  { version: 3, table: 'io.containerd.cri.v1.images' },
-  { version: 2, table: 'io.containerd.grpc.v1.cri' },
-  { version: 1, table: 'cri' },
+  { version: 3, table: CRI_IMAGES_URI },
+  { version: 2, table: CRI_V2_URI },
+  { version: 1, table: CRI_V1_ID },
 ] as const;
 
-// containerd 2.x's built-in default when config_path is not written (see `containerd config default`).
-const v3DefaultConfigPath = '/etc/containerd/certs.d:/etc/docker/certs.d';
+// containerd 2.x's CRI images plugin default (`containerd config default` prints it): it
+// applies whenever the effective registry table leaves config_path unset, also to a
+// version 1/2 config migrated at start (containerd#12612 shows a migrated v2 config
+// getting it), and, since containerd#12617 (2.2 backport), not when `mirrors` are set.
+const v2xDefaultConfigPath = '/etc/containerd/certs.d:/etc/docker/certs.d';
 
-interface RegistrySection {
-  readonly version: number;
-  readonly configPath: string | undefined;
-  readonly legacy: readonly string[];
+interface Effective extends EffectiveRegistry {
+  readonly rootVersion: number;
+  readonly file: string;
+  readonly v2x: boolean;
+  readonly version: ContainerdVersion | undefined;
+  /** config_path as containerd uses it, defaults applied ('' when none). */
+  readonly configured: string;
 }
 
 /**
- * Checks that containerd reads the certs dir node-ca writes: `config_path`
- * must name it (else certs.d is ignored, the most common cause of "x509:
- * certificate signed by unknown authority"), must not be a path list on
- * containerd >= 2.1 (transfer-service pulls treat the list as one directory,
- * containerd#12808/#12415), and must not be mixed with the deprecated
- * `mirrors`/`configs` tables (containerd then refuses or ignores one of them).
+ * Checks that containerd reads the certs dir node-ca writes: `config_path`,
+ * taken from the config as containerd assembles it (main file plus `imports`
+ * drop-ins, containerd-merge.ts), must name it (else certs.d is ignored, the
+ * most common cause of "x509: certificate signed by unknown authority"), must
+ * not be a path list on containerd >= 2.1 (transfer-service pulls treat the
+ * list as one directory, containerd#12808/#12415), and must not be mixed with
+ * the deprecated tables containerd refuses next to it.
  */
 export function checkContainerdConfig(input: {
   file: string;
   text: string | undefined;
   certsDir: string;
   version: ContainerdVersion | undefined;
+  /** The imported files in containerd's load order (after the main file). */
+  imports?: readonly ContainerdConfigFile[];
 }): CheckResult[] {
-  const { file, certsDir } = input;
-  const wanted = `config_path = "${certsDir}"`;
-  if (input.text === undefined)
+  const { file, certsDir, version } = input;
+  if (input.text === undefined && !isV2xBinary(version))
     return [
       fail(
         ID,
         file,
         'containerd config not found, so certs.d is not configured',
-        `create ${file} with the CRI registry ${wanted}, ${RESTART}`,
+        `create ${file} with the CRI registry config_path = "${certsDir}", ${RESTART}`,
       ),
     ];
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(input.text);
-  } catch (err) {
-    return [fail(ID, file, `not valid TOML: ${firstLine(err)}`, `fix the syntax, ${RESTART}`)];
-  }
-  const section = registrySection(doc);
-  const where = `[plugins."${layoutTable(section.version)}".registry]`;
-  const results: CheckResult[] = [];
-  if (section.legacy.length > 0)
-    results.push(
-      fail(
-        ID,
-        file,
-        `${section.legacy.join(' and ')} set together with config_path; containerd uses only one of them`,
-        `move those settings into hosts.toml files under ${certsDir}, delete the ${section.legacy.join('/')} tables, ${RESTART}`,
-      ),
-    );
-  results.push(checkConfigPath(section, { file, where }, certsDir, input.version));
-  return results;
+  const parsed = parseAll([{ path: file, text: input.text }, ...(input.imports ?? [])]);
+  if (!Array.isArray(parsed)) return [parsed];
+  const e = effective(file, parsed, version);
+  return [...legacyRows(e, certsDir), checkConfigPath(e, certsDir)];
 }
 
-function checkConfigPath(
-  s: RegistrySection,
-  at: { file: string; where: string },
-  certsDir: string,
+/**
+ * Whether containerd 2.x rules apply: the binary says so; with no binary
+ * answer, a version 3 config or one using the 2.x-only images plugin table.
+ */
+export function isContainerd2(
+  v: ContainerdVersion | undefined,
+  mainDoc: Record<string, unknown>,
+): boolean {
+  if (v !== undefined) return v.major >= 2;
+  return rawVersion(mainDoc) >= 3 || CRI_IMAGES_URI in asTable(mainDoc.plugins);
+}
+
+function isV2xBinary(v: ContainerdVersion | undefined): boolean {
+  return v !== undefined && v.major >= 2;
+}
+
+function parseAll(files: readonly ContainerdConfigFile[]): ParsedConfigFile[] | CheckResult {
+  const out: ParsedConfigFile[] = [];
+  for (const [i, f] of files.entries()) {
+    if (f.text === undefined) {
+      // Only the main file may be absent (containerd then runs on its defaults).
+      if (i === 0) continue;
+      return fail(
+        ID,
+        f.path,
+        'imported config file does not exist: containerd fails to start',
+        `create it or remove it from imports, ${RESTART}`,
+      );
+    }
+    try {
+      out.push({ path: f.path, doc: parseToml(f.text) });
+    } catch (err) {
+      const what =
+        i === 0
+          ? 'not valid TOML'
+          : 'imported config file is not valid TOML (containerd fails to start)';
+      return fail(ID, f.path, `${what}: ${firstLine(err)}`, `fix the syntax, ${RESTART}`);
+    }
+  }
+  return out;
+}
+
+function effective(
+  file: string,
+  files: readonly ParsedConfigFile[],
   version: ContainerdVersion | undefined,
-): CheckResult {
-  const { file, where } = at;
-  const wanted = `config_path = "${certsDir}" in ${where}`;
-  const configured = s.configPath ?? (s.version === 3 ? v3DefaultConfigPath : '');
-  const shown =
-    s.configPath === undefined ? `not set (default "${configured}")` : `"${configured}"`;
-  if (configured === '')
+): Effective {
+  const main = files[0]?.path === file ? files[0].doc : undefined;
+  const v2x = isContainerd2(version, main ?? {});
+  const merged = mergeRegistry(files, v2x);
+  const useDefault = v2x && merged.configPath === undefined && merged.mirrors.length === 0;
+  return {
+    ...merged,
+    // No main file: containerd 2.x runs on its defaults, whose layout is version 3.
+    rootVersion: main === undefined ? 3 : Math.max(rawVersion(main), 1),
+    file,
+    v2x,
+    version,
+    configured: merged.configPath ?? (useDefault ? v2xDefaultConfigPath : ''),
+  };
+}
+
+/** ValidatePluginConfig (1.x) / ValidateImageConfig (2.x) of the CRI plugin, and the deprecated auth table. */
+function legacyRows(e: Effective, certsDir: string): CheckResult[] {
+  const rows: CheckResult[] = [];
+  const withPath = e.configured !== '';
+  if (withPath && e.mirrors.length > 0)
+    rows.push(
+      refused(
+        e,
+        `mirrors (${e.mirrors.join(', ')})`,
+        'mirrors',
+        `move each mirror into ${certsDir}/<host>/hosts.toml ([host."https://<mirror>"] entries), delete the mirrors tables`,
+      ),
+    );
+  if (withPath && e.tlsHosts.length > 0) rows.push(tlsRow(e, certsDir));
+  if (e.authHosts.length > 0)
+    rows.push(
+      warn(
+        ID,
+        e.file,
+        `configs."${e.authHosts.join('", "')}".auth: registry credentials in the containerd config are deprecated (containerd still uses them, also with config_path)`,
+        'give the credentials as imagePullSecrets of the pods or their ServiceAccount (the kubelet passes them to containerd as the CRI auth config), then delete the configs.<host>.auth tables; hosts.toml has no credentials field',
+      ),
+    );
+  return rows;
+}
+
+function refused(e: Effective, what: string, key: string, move: string): CheckResult {
+  return fail(
+    ID,
+    e.file,
+    `${what} set together with config_path: containerd refuses to load its CRI plugin ("\`${key}\` cannot be set when \`config_path\` is provided"), so the kubelet has no image service on this node`,
+    `${move}, ${RESTART}`,
+  );
+}
+
+function tlsRow(e: Effective, certsDir: string): CheckResult {
+  const hosts = `configs."${e.tlsHosts.join('", "')}".tls`;
+  const move = `put those TLS settings in ${certsDir}/<host>/hosts.toml (ca, client, skip_verify), delete the configs.<host>.tls tables`;
+  // containerd 1.x ValidatePluginConfig refuses `configs.tls` next to config_path; 2.x
+  // ValidateImageConfig only refuses `mirrors` and reports `configs` as deprecated.
+  if (!e.v2x) return refused(e, hosts, 'configs.tls', move);
+  return warn(
+    ID,
+    e.file,
+    `${hosts} is deprecated and not what containerd 2.x uses for TLS once config_path is set (hosts.toml is)`,
+    `${move}, ${RESTART}`,
+  );
+}
+
+function checkConfigPath(e: Effective, certsDir: string): CheckResult {
+  const where = `[plugins."${layoutTable(e.rootVersion)}".registry]`;
+  const target = e.configPathFrom ?? e.file;
+  const set = (alone = '') =>
+    `set config_path = "${certsDir}"${alone} in ${where} of ${target}, ${RESTART}`;
+  const shown = describeValue(e);
+  if (e.configured === '')
     return fail(
       ID,
-      file,
-      `config_path is ${shown}: containerd ignores ${certsDir}`,
-      `set ${wanted}, ${RESTART}`,
+      target,
+      `config_path is ${shown}: containerd ignores ${certsDir}${replacedNote(e)}`,
+      set(),
     );
-  const dirs = configured.split(':').filter((d) => d !== '');
+  const dirs = e.configured.split(':').filter((d) => d !== '');
   if (!dirs.some((d) => path.resolve(d) === path.resolve(certsDir)))
-    return fail(
-      ID,
-      file,
-      `config_path is ${shown}, which does not cover ${certsDir}`,
-      `set ${wanted}, ${RESTART}`,
-    );
-  if (dirs.length > 1 && isAtLeast21(version, s.version))
+    return fail(ID, target, `config_path is ${shown}, which does not cover ${certsDir}`, set());
+  if (dirs.length > 1 && isAtLeast21(e.version, e.rootVersion))
     return warn(
       ID,
-      file,
-      `config_path is a list ${shown}; ${describeVersion(version, s.version)} ignores hosts.toml for CRI transfer-service pulls when config_path lists several directories (containerd#12808)`,
-      `set ${wanted} alone, ${RESTART}`,
+      target,
+      `config_path is ${shown}, a list of several directories; ${describeVersion(e.version, e.rootVersion)} ignores hosts.toml for CRI transfer-service pulls when config_path lists several directories (containerd#12808)`,
+      set(' alone (not a list)'),
     );
   return ok(
     ID,
-    file,
-    `config_path ${shown} covers ${certsDir} (config version ${s.version}, ${where}; a change needs a containerd restart)`,
+    target,
+    `config_path ${shown} covers ${certsDir} (config version ${e.rootVersion}, ${where}; a change needs a containerd restart)`,
   );
+}
+
+function describeValue(e: Effective): string {
+  if (e.configPath !== undefined)
+    return `"${e.configPath}"${e.configPathFrom !== e.file ? ` (set in drop-in ${String(e.configPathFrom)})` : ''}`;
+  if (e.configured !== '') return `not set (containerd 2.x default "${e.configured}")`;
+  if (e.v2x && e.mirrors.length > 0)
+    return 'not set, and with `mirrors` set containerd 2.x does not apply its default (2.2.0 refused to load the CRI plugin instead, containerd#12612)';
+  return 'not set';
+}
+
+function replacedNote(e: Effective): string {
+  if (e.replaced === undefined) return '';
+  return `; ${e.replaced.by} replaces the whole CRI plugin table of ${e.replaced.lost}, config_path included (containerd 1.x merges imported plugin tables whole)`;
 }
 
 /** Version from the binary when known; else a `version = 3` config means containerd 2.x, assumed >= 2.1. */
@@ -128,31 +248,8 @@ function describeVersion(v: ContainerdVersion | undefined, configVersion: number
   return `containerd 2.x (config version ${configVersion}; containerd --version unavailable)`;
 }
 
-function registrySection(doc: Record<string, unknown>): RegistrySection {
-  const declared = typeof doc.version === 'number' ? doc.version : 1;
-  const plugins = asTable(doc.plugins);
-  const layout =
-    layouts.find((l) => l.version === declared) ??
-    layouts.find((l) => asTable(plugins[l.table]).registry !== undefined) ??
-    layouts[1];
-  const registry = asTable(asTable(plugins[layout.table]).registry);
-  const configPath = typeof registry.config_path === 'string' ? registry.config_path : undefined;
-  const legacy = ['mirrors', 'configs'].filter((k) => Object.keys(asTable(registry[k])).length > 0);
-  return {
-    version: layout.version,
-    configPath,
-    legacy: configPath === undefined || configPath === '' ? [] : legacy,
-  };
-}
-
 function layoutTable(version: number): string {
   return layouts.find((l) => l.version === version)?.table ?? layouts[1].table;
-}
-
-function asTable(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : {};
 }
 
 function firstLine(err: unknown): string {

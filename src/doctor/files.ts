@@ -18,11 +18,29 @@ export interface FilesInput {
   readonly sourceHint: string;
   /** This node's name, for the restart command in remedies. */
   readonly node: string;
+  /** The agent pods' namespace (`agentNamespace`), for the restart command in remedies. */
+  readonly agentNamespace: string;
+}
+
+/**
+ * The namespace of node-ca's own pods: `POD_NAMESPACE` when doctor runs in
+ * the agent pod, else the CA ConfigMap's (the manifests put both in one namespace).
+ */
+export function agentNamespace(config: {
+  pod?: { readonly namespace: string } | undefined;
+  trust: { readonly configMap: { readonly namespace: string } };
+}): string {
+  return config.pod?.namespace ?? config.trust.configMap.namespace;
+}
+
+/** Restarts node-ca's pod on `node` (in `namespace`): it rewrites every drifted file at start. */
+export function agentRestart(namespace: string, node: string): string {
+  return `kubectl -n ${namespace} delete pod -l app.kubernetes.io/name=node-ca --field-selector spec.nodeName=${node}`;
 }
 
 /** node-ca rewrites drifted files on its next resync; a pod restart does it now. */
-function agentFix(node: string): string {
-  return `let node-ca rewrite its files: kubectl -n image-registry-system delete pod -l app.kubernetes.io/name=node-ca --field-selector spec.nodeName=${node}`;
+function agentFix(namespace: string, node: string): string {
+  return `let node-ca rewrite its files: ${agentRestart(namespace, node)}`;
 }
 
 /**
@@ -41,7 +59,7 @@ export function checkTrustFiles(input: FilesInput): CheckResult[] {
     ),
   );
   for (const dir of input.dirs)
-    results.push(...checkDir(dir, input.registries, agentFix(input.node)));
+    results.push(...checkDir(dir, input.registries, agentFix(input.agentNamespace, input.node)));
   return results;
 }
 

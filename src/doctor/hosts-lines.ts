@@ -26,3 +26,15 @@ export function parseHostsLines(content: string): HostsLine[] {
   });
   return out;
 }
+
+/**
+ * Whether a line names any of `wanted`. Host names compare case-insensitively,
+ * as the resolver does (glibc's files backend uses strcasecmp on /etc/hosts names).
+ */
+export function namesAny(line: HostsLine, wanted: readonly string[]): boolean {
+  return line.names.some((n) => wanted.some((w) => sameName(n, w)));
+}
+
+export function sameName(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}

@@ -1,5 +1,5 @@
 import { fail, ok, warn, type CheckResult } from './check.js';
-import { parseHostsLines, type HostsLine } from './hosts-lines.js';
+import { namesAny, parseHostsLines, sameName, type HostsLine } from './hosts-lines.js';
 
 /** A Service's current ClusterIPs as the API says, or why that is unknown. */
 export type ServiceAddressesResult =
@@ -34,6 +34,7 @@ export function checkHostsFile(
   file: string,
   content: string | undefined,
   services: readonly HostsServiceInput[],
+  agentNamespace: string,
 ): CheckResult[] {
   if (content === undefined)
     return [
@@ -45,18 +46,22 @@ export function checkHostsFile(
       ),
     ];
   const lines = parseHostsLines(content);
-  return services.flatMap((s) => [...checkService(file, lines, s), ...checkOthers(file, lines, s)]);
+  return services.flatMap((s) => [
+    ...checkService({ file, agentNamespace }, lines, s),
+    ...checkOthers(file, lines, s),
+  ]);
 }
 
 function checkService(
-  file: string,
+  at: { file: string; agentNamespace: string },
   lines: readonly HostsLine[],
   s: HostsServiceInput,
 ): CheckResult[] {
+  const { file, agentNamespace } = at;
   const a = s.addresses;
   return s.names.map((name) => {
     const mapped = [
-      ...new Set(lines.filter((l) => l.managed && l.names.includes(name)).map((l) => l.ip)),
+      ...new Set(lines.filter((l) => l.managed && namesAny(l, [name])).map((l) => l.ip)),
     ].sort();
     const subject = `${file}: ${name}`;
     const shown = mapped.length === 0 ? 'no node-ca line' : mapped.join(', ');
@@ -91,7 +96,7 @@ function checkService(
       'hosts.service',
       subject,
       `maps to ${shown}; ${expected}`,
-      'node-ca rewrites its lines when it runs: kubectl -n image-registry-system get pods -l app.kubernetes.io/name=node-ca -o wide',
+      `node-ca rewrites its lines when it runs; check its pod on this node: kubectl -n ${agentNamespace} get pods -l app.kubernetes.io/name=node-ca -o wide; and the Service: kubectl -n ${s.namespace} get svc ${s.name}`,
     );
   });
 }
@@ -104,9 +109,9 @@ function checkOthers(
   const known = new Set(
     s.addresses.state === 'found'
       ? s.addresses.ips
-      : lines.filter((l) => l.managed && l.names.some((n) => s.names.includes(n))).map((l) => l.ip),
+      : lines.filter((l) => l.managed && namesAny(l, s.names)).map((l) => l.ip),
   );
-  const others = lines.filter((l) => !l.managed && l.names.some((n) => s.names.includes(n)));
+  const others = lines.filter((l) => !l.managed && namesAny(l, s.names));
   if (others.length === 0)
     return [
       ok('hosts.duplicate', `${file}: ${s.names[0] ?? s.name}`, 'no other line names the Service'),
@@ -124,7 +129,7 @@ function checkOthers(
     return fail(
       'hosts.duplicate',
       subject,
-      `unmanaged line maps ${l.names.filter((n) => s.names.includes(n)).join(' ')} to ${l.ip}, not the Service's address; the resolver may answer with it`,
+      `unmanaged line maps ${l.names.filter((n) => s.names.some((w) => sameName(n, w))).join(' ')} to ${l.ip}, not the Service's address; the resolver may answer with it`,
       remedy,
     );
   });

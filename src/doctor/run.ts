@@ -10,8 +10,13 @@ import type { CertsDirTarget } from '../trust/reconciler.js';
 import type { TrustSource } from '../trust/sources/source.js';
 import { checkCertificates } from './certificates.js';
 import { fail, ok, warn, type CheckResult } from './check.js';
-import { checkContainerdConfig, type ContainerdVersion } from './containerd-config.js';
-import { checkTrustFiles, type ObservedCertsDir } from './files.js';
+import {
+  checkContainerdConfig,
+  isContainerd2,
+  type ContainerdVersion,
+} from './containerd-config.js';
+import { readContainerdConfigFiles } from './containerd-imports.js';
+import { agentNamespace, agentRestart, checkTrustFiles, type ObservedCertsDir } from './files.js';
 import { checkHostsFile, type ServiceAddresses } from './hosts.js';
 import { buildReport, type DoctorReport } from './report.js';
 import { checkRegistryTls, type RegistryProbeCheck } from './tls.js';
@@ -41,15 +46,21 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
         dirs: await observeDirs(config),
         sourceHint: hint,
         node: config.nodeName,
+        agentNamespace: agentNamespace(config),
       }),
     );
     checks.push(...checkCertificates(desired.registries, now, hint));
+    const restart = agentRestart(agentNamespace(config), config.nodeName);
     const tls = await Promise.all(
       desired.registries.map(async (r) =>
-        checkRegistryTls(await installedCa(config, r.host), {
-          now,
-          ...(deps.probe === undefined ? {} : { probe: deps.probe }),
-        }),
+        checkRegistryTls(
+          { ...(await installedCa(config, r.host)), sourceCa: r.bundle.pem },
+          {
+            now,
+            agentRestart: restart,
+            ...(deps.probe === undefined ? {} : { probe: deps.probe }),
+          },
+        ),
       ),
     );
     checks.push(...tls.flat());
@@ -61,15 +72,18 @@ export async function runDoctor(deps: DoctorDeps): Promise<DoctorReport> {
 async function containerdChecks(deps: DoctorDeps): Promise<CheckResult[]> {
   const { trust } = deps.config;
   if (trust.containerdCertsDir === '') return [];
-  const [text, version] = await Promise.all([
-    readText(trust.containerdConfig),
-    deps.containerdVersion(),
-  ]);
+  const version = await deps.containerdVersion();
+  const [main, ...imports] = await readContainerdConfigFiles(
+    trust.containerdConfig,
+    readText,
+    (doc) => isContainerd2(version, doc),
+  );
   return checkContainerdConfig({
     file: trust.containerdConfig,
-    text,
+    text: main?.text,
     certsDir: trust.containerdCertsDir,
     version,
+    imports,
   });
 }
 
@@ -145,7 +159,7 @@ async function hostsChecks(deps: DoctorDeps): Promise<CheckResult[]> {
       addresses: await deps.services.lookup(s.namespace, s.name),
     })),
   );
-  return checkHostsFile(file, await readText(file), inputs);
+  return checkHostsFile(file, await readText(file), inputs, agentNamespace(deps.config));
 }
 
 function sourceHint(config: Config): string {

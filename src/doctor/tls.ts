@@ -1,7 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { checkServerIdentity, connect, type PeerCertificate } from 'node:tls';
+import {
+  checkServerIdentity,
+  connect,
+  type DetailedPeerCertificate,
+  type PeerCertificate,
+} from 'node:tls';
 import { errnoCode, errorMessage } from '../lib/errors.js';
 import { daysUntil, EXPIRY_WARN_DAYS, fail, ok, warn, type CheckResult } from './check.js';
 
@@ -12,6 +17,8 @@ export interface TlsTarget {
   /** The installed ca.crt, or undefined when there is none. */
   readonly ca: string | undefined;
   readonly caPath: string;
+  /** The source's bundle for this host (what node-ca installs), to tell a drifted ca.crt apart. */
+  readonly sourceCa?: string;
 }
 
 /** The registry probe of the pull checks (`/v2/` answers), run after a trusted handshake. */
@@ -25,6 +32,8 @@ type Dial =
       authorized: boolean;
       error: string | undefined;
       peer: PeerCertificate | undefined;
+      /** The chain the server sent, leaf first. */
+      chain: readonly X509Certificate[];
     };
 
 // Errors that say nothing about who signed the certificate, only when it is valid.
@@ -38,7 +47,13 @@ const timeOnly = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
  */
 export async function checkRegistryTls(
   t: TlsTarget,
-  options: { now: Date; timeoutMs?: number; probe?: RegistryProbeCheck },
+  options: {
+    now: Date;
+    timeoutMs?: number;
+    probe?: RegistryProbeCheck;
+    /** The command that restarts node-ca on this node (it rewrites drifted files at start). */
+    agentRestart?: string;
+  },
 ): Promise<CheckResult[]> {
   const { name, port } = splitHost(t.host);
   if (t.ca === undefined)
@@ -52,7 +67,7 @@ export async function checkRegistryTls(
     ];
   const dial = await dialTls(name, port, t.ca, options.timeoutMs ?? 5000);
   if (dial.kind !== 'tls') return [dialFailure(t.host, name, dial)];
-  const results = [handshakeRow(t, dial)];
+  const results = [handshakeRow(t, dial, options.agentRestart)];
   const peer = dial.peer;
   if (peer === undefined || peer.raw.length === 0) return results;
   const identity = checkServerIdentity(name, peer);
@@ -73,11 +88,15 @@ export async function checkRegistryTls(
   return results;
 }
 
-function handshakeRow(t: TlsTarget, dial: Extract<Dial, { kind: 'tls' }>): CheckResult {
+function handshakeRow(
+  t: TlsTarget,
+  dial: Extract<Dial, { kind: 'tls' }>,
+  agentRestart: string | undefined,
+): CheckResult {
   const at = dial.address;
   if (dial.authorized)
     return ok('tls.handshake', t.host, `handshake with ${at} trusted by ${t.caPath}`);
-  const leaf = dial.peer === undefined ? undefined : new X509Certificate(dial.peer.raw);
+  const leaf = dial.chain[0];
   if (
     dial.error !== undefined &&
     timeOnly.has(dial.error) &&
@@ -89,15 +108,24 @@ function handshakeRow(t: TlsTarget, dial: Extract<Dial, { kind: 'tls' }>): Check
       t.host,
       `handshake with ${at}: chain signed by ${t.caPath} (validity: see tls.expiry)`,
     );
-  return untrusted(t, dial.error, leaf);
+  return untrusted(t, { error: dial.error, chain: dial.chain }, agentRestart);
 }
 
 function untrusted(
   t: TlsTarget,
-  error: string | undefined,
-  leaf: X509Certificate | undefined,
+  dial: { error: string | undefined; chain: readonly X509Certificate[] },
+  agentRestart: string | undefined,
 ): CheckResult {
+  const { error, chain } = dial;
+  const leaf = chain[0];
   const issuer = leaf === undefined ? 'unknown' : leaf.issuer.replace(/\n/g, ', ');
+  if (t.sourceCa !== undefined && t.sourceCa !== t.ca && chainSignedBy(chain, t.sourceCa))
+    return fail(
+      'tls.handshake',
+      t.host,
+      `server certificate not trusted by ${t.caPath} (${error ?? 'unverified'}), but the source bundle verifies it: the installed ca.crt differs from the source`,
+      `node-ca rewrites ${t.caPath} from the source at its next resync; to do it now restart the agent${agentRestart === undefined ? ' on this node' : `: ${agentRestart}`} (see the trust.files rows)`,
+    );
   return fail(
     'tls.handshake',
     t.host,
@@ -144,12 +172,42 @@ function dialFailure(
       `cannot resolve ${name} with the node resolver (/etc/hosts, then DNS): ${code}`,
       `getent hosts ${name}; see the hosts.* rows`,
     );
+  if (notTls(dial.error))
+    return fail(
+      'tls.handshake',
+      host,
+      `${dial.address ?? name} answered, but not with TLS (${code}): it serves plain HTTP, or this is the wrong port`,
+      `enable TLS on the registry, or fix the port in the registry host: curl -v http://${host}/v2/ shows what answers`,
+    );
   return fail(
     'tls.handshake',
     host,
     `cannot connect to ${dial.address ?? name}: ${code}`,
     `check the registry is up and listening: curl -v https://${host}/v2/`,
   );
+}
+
+// OpenSSL's record-layer errors: the peer's first bytes are not a TLS record (an HTTP
+// answer to the ClientHello, or another protocol). Node reports them as ERR_SSL_* codes,
+// or as EPROTO carrying OpenSSL's text.
+const notTlsCodes =
+  /^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE|UNKNOWN_PROTOCOL|HTTP_REQUEST)$/;
+const notTlsText =
+  /wrong version number|packet length too long|record layer failure|unknown protocol|http request/i;
+
+function notTls(err: unknown): boolean {
+  const code = errnoCode(err) ?? '';
+  return notTlsCodes.test(code) || (code === 'EPROTO' && notTlsText.test(errorMessage(err)));
+}
+
+/** The chain as sent (leaf first, each certificate issued by the next) reaches a CA of `caPem`. */
+function chainSignedBy(chain: readonly X509Certificate[], caPem: string): boolean {
+  for (const [i, cert] of chain.entries()) {
+    if (signedByInstalled(cert, caPem)) return true;
+    const next = chain[i + 1];
+    if (next === undefined || !cert.checkIssued(next) || !cert.verify(next.publicKey)) return false;
+  }
+  return false;
 }
 
 function signedByInstalled(leaf: X509Certificate, caPem: string): boolean {
@@ -184,7 +242,7 @@ async function dialTls(name: string, port: number, ca: string, timeoutMs: number
     });
     const where = `${address}:${port}`;
     socket.once('secureConnect', () => {
-      const peer = socket.getPeerCertificate(false);
+      const peer = socket.getPeerCertificate(true);
       const error = socket.authorizationError as unknown;
       resolve({
         kind: 'tls',
@@ -195,6 +253,7 @@ async function dialTls(name: string, port: number, ca: string, timeoutMs: number
             ? undefined
             : (errnoCode(error) ?? errorMessage(error)),
         peer: Object.keys(peer).length === 0 ? undefined : peer,
+        chain: peerChain(peer),
       });
       socket.destroy();
     });
@@ -210,6 +269,25 @@ async function dialTls(name: string, port: number, ca: string, timeoutMs: number
       resolve({ kind: 'connect', address: where, error });
     });
   });
+}
+
+/** The certificates the server sent, leaf first (getPeerCertificate(true) links them by issuerCertificate). */
+function peerChain(peer: DetailedPeerCertificate): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  const seen = new Set<DetailedPeerCertificate>();
+  // A self-signed root is its own issuerCertificate; the last one may have none.
+  let c: DetailedPeerCertificate | undefined = peer;
+  while (c !== undefined && !seen.has(c) && Buffer.isBuffer(c.raw) && c.raw.length > 0) {
+    seen.add(c);
+    out.push(new X509Certificate(c.raw));
+    c = issuerOf(c);
+  }
+  return out;
+}
+
+// Typed as always present; Node leaves it out when the chain ends without a root.
+function issuerOf(c: DetailedPeerCertificate): DetailedPeerCertificate | undefined {
+  return c.issuerCertificate;
 }
 
 function splitHost(host: string): { name: string; port: number } {

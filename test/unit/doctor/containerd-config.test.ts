@@ -45,13 +45,28 @@ describe('containerd config check', () => {
     expect(results[0]?.remedy).toMatch(/restart containerd/);
   });
 
-  it('fails when mirrors or configs are set together with config_path', () => {
-    const text = v2(
-      `config_path = "${certsDir}"\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\nendpoint = ["https://m.example"]\n[plugins."io.containerd.grpc.v1.cri".registry.configs."r.example".tls]\ninsecure_skip_verify = true`,
-    );
-    const results = run(text);
+  const mirrors = `[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\nendpoint = ["https://m.example"]`;
+  const tls = `[plugins."io.containerd.grpc.v1.cri".registry.configs."r.example".tls]\ninsecure_skip_verify = true`;
+  const auth = `[plugins."io.containerd.grpc.v1.cri".registry.configs."r.example".auth]\nusername = "u"\npassword = "p"`;
+  it('fails on mirrors with config_path: containerd refuses to load the CRI plugin', () => {
+    const results = run(v2(`config_path = "${certsDir}"\n${mirrors}`), bin(1, 7));
     expect(results.map((r) => r.status)).toEqual(['fail', 'ok']);
-    expect(results[0]?.message).toContain('mirrors and configs');
+    expect(results[0]?.message).toContain('refuses to load its CRI plugin');
+    expect(results[0]?.message).toContain('no image service');
+    expect(results[0]?.remedy).toContain('hosts.toml');
+  });
+  it('configs.<host>.tls with config_path: refused by containerd 1.x, deprecated on 2.x', () => {
+    const text = v2(`config_path = "${certsDir}"\n${tls}`);
+    expect(statuses(text, bin(1, 7))).toEqual(['fail', 'ok']);
+    expect(run(text, bin(1, 7))[0]?.message).toContain('`configs.tls` cannot be set');
+    expect(statuses(text, bin(2, 0))).toEqual(['warn', 'ok']);
+  });
+  it('configs.<host>.auth with config_path is only a deprecation warning, with a remedy that exists', () => {
+    const results = run(v2(`config_path = "${certsDir}"\n${auth}`), bin(1, 7));
+    expect(results.map((r) => r.status)).toEqual(['warn', 'ok']);
+    expect(results[0]?.message).toContain('deprecated');
+    expect(results[0]?.remedy).toContain('imagePullSecrets');
+    expect(results[0]?.remedy).not.toMatch(/move those settings into hosts.toml/);
   });
 
   const list = `config_path = "${certsDir}:/etc/docker/certs.d"`;
@@ -91,5 +106,97 @@ describe('containerd config check', () => {
   });
   it('does not parse garbage as a version', () => {
     expect(parseContainerdVersion('containerd: command not found')).toBeUndefined();
+  });
+
+  describe('imports (drop-ins), merged as containerd merges them', () => {
+    const main = '/etc/containerd/config.toml';
+    const dropIn = '/etc/containerd/conf.d/10-registry.toml';
+    const withImports = (
+      text: string,
+      imports: { path: string; text: string | undefined }[],
+      version?: ContainerdVersion,
+    ) => checkContainerdConfig({ file: main, text, certsDir, version, imports });
+    const root = 'version = 2\nimports = ["conf.d/*.toml"]\n';
+    it('takes config_path from a drop-in (no false FAIL)', () => {
+      const [r] = withImports(
+        root,
+        [{ path: dropIn, text: v2(`config_path = "${certsDir}"`) }],
+        bin(1, 7),
+      );
+      expect(r).toMatchObject({ status: 'ok', subject: dropIn });
+      expect(r?.message).toContain(`set in drop-in ${dropIn}`);
+    });
+    it('a drop-in overriding config_path wins (no false OK), and the remedy names the drop-in', () => {
+      const results = withImports(
+        v2(`config_path = "${certsDir}"`).replace('version = 2\n', root),
+        [{ path: dropIn, text: v2('config_path = "/etc/containerd/other.d"') }],
+        bin(2, 0),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fail']);
+      expect(results[0]?.message).toContain('does not cover');
+      expect(results[0]?.remedy).toContain(`of ${dropIn}`);
+    });
+    const runtimeOnly =
+      '[plugins."io.containerd.grpc.v1.cri".containerd]\nsnapshotter = "overlayfs"\n';
+    const mainWithPath = `${root}[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "${certsDir}"\n`;
+    it('containerd 1.x: a drop-in CRI table replaces the main one whole, config_path included', () => {
+      const results = withImports(
+        mainWithPath,
+        [{ path: dropIn, text: `version = 2\n${runtimeOnly}` }],
+        bin(1, 7),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fail']);
+      expect(results[0]?.message).toContain('replaces the whole CRI plugin table');
+    });
+    it('containerd 2.x: plugin tables are deep-merged, so the main config_path stays', () => {
+      const results = withImports(
+        mainWithPath,
+        [{ path: dropIn, text: `version = 2\n${runtimeOnly}` }],
+        bin(2, 0),
+      );
+      expect(results.map((r) => r.status)).toEqual(['ok']);
+    });
+    it('a missing literal import or a broken drop-in stops containerd', () => {
+      expect(
+        withImports(root, [{ path: dropIn, text: undefined }], bin(2, 0))[0]?.message,
+      ).toContain('containerd fails to start');
+      expect(
+        withImports(root, [{ path: dropIn, text: 'x = = 1' }], bin(2, 0))[0]?.message,
+      ).toContain('not valid TOML');
+    });
+  });
+
+  describe("containerd 2.x's built-in config_path default", () => {
+    it('applies to a missing config file', () => {
+      const [r] = run(undefined, bin(2, 0));
+      expect(r?.status).toBe('ok');
+      expect(r?.message).toContain('containerd 2.x default');
+      expect(statuses(undefined, bin(2, 1))).toEqual(['warn']);
+    });
+    it('applies to a v1/v2 config without config_path (migrated at start)', () => {
+      expect(statuses('version = 2\n', bin(2, 0))).toEqual(['ok']);
+      expect(statuses('[plugins.cri]\nsandbox_image = "p"\n', bin(2, 0))).toEqual(['ok']);
+      expect(statuses('version = 2\n', bin(1, 7))).toEqual(['fail']);
+    });
+    it('does not apply when mirrors are set', () => {
+      const results = run(
+        v2(
+          `[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\nendpoint = ["https://m"]`,
+        ),
+        bin(2, 2),
+      );
+      expect(results.map((r) => r.status)).toEqual(['fail']);
+      expect(results[0]?.message).toContain('does not apply its default');
+    });
+    it('without a binary answer, a config using the 2.x-only images table is read as containerd 2.x', () => {
+      const text = `version = 2\n[plugins."io.containerd.cri.v1.images".registry]\nconfig_path = "${certsDir}"\n`;
+      expect(statuses(text)).toEqual(['ok']);
+      expect(statuses(text, bin(1, 7))).toEqual(['fail']);
+    });
+    it('a v1 config with full plugin URIs works on 2.x (v1Migrate keeps dotted names)', () => {
+      const text = `[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "${certsDir}"\n`;
+      expect(statuses(text, bin(2, 0))).toEqual(['ok']);
+      expect(statuses(text, bin(1, 7))).toEqual(['fail']);
+    });
   });
 });

@@ -2,7 +2,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkTrustFiles, type ObservedCertsDir } from '../../../src/doctor/files.js';
+import {
+  agentNamespace,
+  checkTrustFiles,
+  type ObservedCertsDir,
+} from '../../../src/doctor/files.js';
 import { applyActions, readCertsDir } from '../../../src/trust/apply.js';
 import { planDesiredState } from '../../../src/trust/desired.js';
 import { planCertsDir, type CertsDirFlavor } from '../../../src/trust/plan.js';
@@ -64,6 +68,7 @@ describe('files vs source check, real certs dirs', () => {
       dirs: observed,
       sourceHint: 'kubectl -n ns edit configmap cm',
       node: 'node-1',
+      agentNamespace: 'registry-ops',
     });
   }
   const rows = async () => (await check()).map((r) => `${r.id}:${r.status}`);
@@ -141,6 +146,19 @@ describe('files vs source check, real certs dirs', () => {
       message: expect.stringContaining('missing') as string,
       remedy: expect.stringContaining('spec.nodeName=node-1') as string,
     });
+  });
+
+  it('restarts the agent in its own namespace, not a hardcoded one', async () => {
+    await rm(path.join(containerd, HOST), { recursive: true });
+    const remedy = (await check()).find((r) => r.id === 'trust.files')?.remedy;
+    expect(remedy).toContain('kubectl -n registry-ops delete pod');
+    expect(remedy).not.toContain('image-registry-system');
+  });
+
+  it('the agent namespace is POD_NAMESPACE, else the CA ConfigMap namespace', () => {
+    const trust = { configMap: { namespace: 'cm-ns' } };
+    expect(agentNamespace({ pod: { namespace: 'pod-ns' }, trust })).toBe('pod-ns');
+    expect(agentNamespace({ trust })).toBe('cm-ns');
   });
 
   it('docker certs dir: fails when absent, and when its ca.crt is out of sync', async () => {

@@ -12,7 +12,7 @@ const svc = (addresses: ServiceAddressesResult) => [
 ];
 const found = (...ips: string[]): ServiceAddressesResult => ({ state: 'found', ips });
 const run = (content: string | undefined, a: ServiceAddressesResult) =>
-  checkHostsFile('/etc/hosts', content, svc(a));
+  checkHostsFile('/etc/hosts', content, svc(a), 'registry-ops');
 const summary = (content: string | undefined, a: ServiceAddressesResult) =>
   run(content, a).map((r) => `${r.id}:${r.status}`);
 
@@ -76,6 +76,23 @@ describe('/etc/hosts check', () => {
     expect(run(content, found('10.96.0.20')).find((r) => r.id === 'hosts.duplicate')?.status).toBe(
       'warn',
     );
+  });
+  it('compares host names case-insensitively, as the resolver does', () => {
+    const content = `${base}10.96.0.5 Image-Registry.image-registry-system.svc\n${managed('10.96.0.20')}\n`;
+    const dup = run(content, found('10.96.0.20')).find((r) => r.id === 'hosts.duplicate');
+    expect(dup).toMatchObject({ status: 'fail', subject: '/etc/hosts:3' });
+    expect(dup?.message).toContain('Image-Registry.image-registry-system.svc to 10.96.0.5');
+    const upperManaged = `10.96.0.20 ${names.map((n) => n.toUpperCase()).join(' ')} # node-ca\n`;
+    expect(summary(upperManaged, found('10.96.0.20'))).toEqual([
+      'hosts.service:ok',
+      'hosts.service:ok',
+      'hosts.duplicate:ok',
+    ]);
+  });
+  it("names the agent's and the Service's namespaces in the remedy", () => {
+    const [r] = run(`${managed('10.96.0.19')}\n`, found('10.96.0.20'));
+    expect(r?.remedy).toContain('kubectl -n registry-ops get pods');
+    expect(r?.remedy).toContain('kubectl -n image-registry-system get svc image-registry');
   });
   it('fails when the hosts file is missing', () => {
     expect(summary(undefined, found('10.96.0.20'))).toEqual(['hosts.service:fail']);
