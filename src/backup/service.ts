@@ -86,7 +86,13 @@ export async function createBackupService(deps: BackupServiceDeps) {
 
   async function acquireLock(): Promise<void> {
     await mkdir(config.backup.stateDir, { recursive: true, mode: 0o700 });
-    const other = await lock.acquire();
+    let other = await lock.acquire();
+    // Another process (a CLI backup) saves its job's final record, then releases the lock:
+    // while every record on disk is final, the holder is ending (or just starting), so wait a moment.
+    for (const until = Date.now() + lockGraceMs; other !== undefined && Date.now() < until; other = await lock.acquire()) {
+      if ((await store.load()).some((j) => !isFinished(j))) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     if (other === undefined) return;
     const job = (await store.load()).find((j) => !isFinished(j));
     throw new NodeCaError('BACKUP_RUNNING', `a backup is running on this node (process ${other})`, { details: { jobId: job?.id, pid: other } });
@@ -211,6 +217,9 @@ export async function createBackupService(deps: BackupServiceDeps) {
     },
   };
 }
+
+/** How long a start waits for another process whose job is already final on record to release the lock. */
+const lockGraceMs = 1000;
 
 function busy(id: string | undefined): NodeCaError {
   return new NodeCaError('BACKUP_RUNNING', id === undefined ? 'a backup is starting on this node' : `backup ${id} is running on this node`, { details: { jobId: id } });

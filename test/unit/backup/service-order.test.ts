@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -102,6 +103,40 @@ describe('backup service: publishing', () => {
     expect(second?.error?.message).toMatch(/is a directory.*previous archive and its sidecars are kept/);
     expect(await readFile(`${archive}.manifest`, 'utf8')).toBe(before.manifest);
     expect((await readdir(path.dirname(archive))).sort()).toEqual(['10.1.2.3-minio.tar', '10.1.2.3-minio.tar.manifest', '10.1.2.3-minio.tar.sha256']);
+  });
+});
+
+describe('backup service: another process holding the lock', () => {
+  /** A live process whose pid holds the lock, as a CLI backup would. */
+  async function holdLock(jobs: unknown[]) {
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    await mkdir(path.join(root, 'state'), { recursive: true });
+    await writeFile(path.join(root, 'state', 'backup.lock'), String(other.pid));
+    await writeFile(path.join(root, 'state', 'backup-jobs.json'), JSON.stringify({ jobs }));
+    return other;
+  }
+  const record = (phase: string) => ({ id: '20261204T170000000Z-0000000a', node: 'n1', source: 'minio', sourceDir: path.join(root, 'src'), archivePath: path.join(root, 'out', '10.1.2.3-minio.tar'), phase, startTime: '2026-12-04T17:00:00.000Z', progress: { bytesDone: 0, bytesTotal: 0, filesDone: 0, filesTotal: 0 } });
+
+  it('waits a moment for a holder whose job is already final on record, then starts', async () => {
+    const other = await holdLock([record('Succeeded')]);
+    const backups = await service();
+    setTimeout(() => other.kill('SIGKILL'), 300);
+    const t0 = performance.now();
+    const job = await backups.start({});
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(250);
+    expect((await pollUntilFinal(backups, job.id)).phase).toBe('Succeeded');
+  });
+
+  it('answers BACKUP_RUNNING at once while the holder\'s job is running', async () => {
+    const other = await holdLock([record('Running')]);
+    try {
+      const backups = await service();
+      const t0 = performance.now();
+      await expect(backups.start({})).rejects.toMatchObject({ code: 'BACKUP_RUNNING', details: { jobId: '20261204T170000000Z-0000000a', pid: other.pid } });
+      expect(performance.now() - t0).toBeLessThan(500);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });
 
