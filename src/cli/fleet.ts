@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { failedNodes, type NodeResult } from '../fleet/fan-out.js';
 import { runFleetBackup } from '../fleet/backup.js';
+import { removePartialDownloadsSync } from '../fleet/download.js';
 import { withProblems } from '../fleet/discovery.js';
 import { createProgressView } from '../fleet/progress.js';
 import { pullCheckRows, runFleetPullCheck } from '../fleet/pull-check.js';
@@ -33,7 +34,7 @@ type Default = 'control-plane' | 'all';
 
 function common(cmd: Command, defaultNodes: Default): Command {
   const which =
-    defaultNodes === 'control-plane' ? 'control-plane nodes (master as fallback)' : 'all nodes';
+    defaultNodes === 'control-plane' ? 'nodes labelled node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master' : 'all nodes';
   return cmd
     .option('--selector <labels>', `node label selector (default: ${which})`)
     .option('--nodes <a,b>', 'node names, instead of a selector')
@@ -45,7 +46,10 @@ function common(cmd: Command, defaultNodes: Default): Command {
       "CA that signs the agents' certificates (default: accept self-signed)",
     )
     .addOption(
-      new Option('--concurrency <n>', 'nodes at a time (default: all)').argParser(positiveInt),
+      new Option(
+        '--concurrency <n>',
+        'nodes at a time (default: all); for backup, downloads at a time (backups all start at once)',
+      ).argParser(positiveInt),
     )
     .option('--json', 'one JSON document on stdout, a result per node');
 }
@@ -117,18 +121,43 @@ function finish<T>(opts: CommonOptions, { command, results, table, extra = {} }:
   }
 }
 
-/** Ctrl-C aborts (running backups are canceled with DELETE); a second one exits at once. */
-function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
+const stopSignals = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type StopSignal = keyof typeof stopSignals;
+
+/**
+ * Ctrl-C, SIGTERM (a CI timeout, a Kubernetes Job stopped) and SIGHUP abort:
+ * running backups are canceled with DELETE; a second signal exits at once,
+ * removing the `.partial` files of downloads in progress. `process.on`, not
+ * `once`: a library that sees no other listener re-raises the signal.
+ */
+function abortOnInterrupt(): { signal: AbortSignal; exitCode(): number; dispose(): void } {
   const controller = new AbortController();
-  const onInt = () => {
-    if (controller.signal.aborted) process.exit(130);
+  let first: StopSignal | undefined;
+  const on = (name: StopSignal) => {
+    if (controller.signal.aborted) {
+      removePartialDownloadsSync();
+      process.exit(stopSignals[name]);
+    }
+    first = name;
     process.stderr.write(
-      'node-ca fleet: interrupted; canceling running backups (Ctrl-C again to quit now)\n',
+      `node-ca fleet: ${name === 'SIGINT' ? 'interrupted' : name}; canceling running backups (again to quit now)\n`,
     );
     controller.abort();
   };
-  process.on('SIGINT', onInt);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onInt) };
+  const handlers = (Object.keys(stopSignals) as StopSignal[]).map((name) => {
+    const handler = () => {
+      on(name);
+    };
+    process.on(name, handler);
+    return () => process.off(name, handler);
+  });
+  return {
+    signal: controller.signal,
+    exitCode: () => (first === undefined ? 0 : stopSignals[first]),
+    dispose: () => {
+      for (const off of handlers) off();
+    },
+  };
 }
 
 interface BackupOptions extends CommonOptions {
@@ -176,7 +205,7 @@ async function backupAction(opts: BackupOptions): Promise<void> {
       table,
       extra: { selector: session.selector, durationMs: elapsed },
     });
-    if (interrupt.signal.aborted) process.exitCode = 130;
+    if (interrupt.signal.aborted) process.exitCode = interrupt.exitCode();
   } finally {
     view.close();
     interrupt.dispose();

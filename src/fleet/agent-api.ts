@@ -54,6 +54,23 @@ export interface AgentStatus {
   };
 }
 
+/** The agent's per-image pull-check limit (src/pull/checker.ts default) and images it checks at once. */
+export const PULL_IMAGE_LIMIT_MS = 120_000;
+export const PULL_IMAGES_AT_ONCE = 3;
+/** Added to a derived wait: the runtime detection, the answer's way back, a loaded node. */
+const MARGIN_MS = 30_000;
+/**
+ * `POST /v1/backups` answers after the agent's first walk of the source,
+ * which can take minutes on a big cold MinIO directory.
+ */
+export const START_BACKUP_TIMEOUT_MS = 10 * 60_000;
+
+/** How long fleet waits for a pull check of `images`: the agent's worst case plus a margin. */
+export function pullCheckTimeoutMs(images: number): number {
+  const waves = Math.max(1, Math.ceil(images / PULL_IMAGES_AT_ONCE));
+  return waves * PULL_IMAGE_LIMIT_MS + MARGIN_MS;
+}
+
 const finished = new Set(['Succeeded', 'Failed', 'Canceled']);
 export function isJobFinished(job: AgentBackupJob): boolean {
   return finished.has(job.phase);
@@ -69,6 +86,8 @@ export interface AgentClient {
     signal?: AbortSignal,
   ): Promise<AgentBackupJob>;
   getBackup(id: string, signal?: AbortSignal): Promise<AgentBackupJob>;
+  /** `GET /v1/backups`: the node's jobs (needs the `list` verb). */
+  listBackups(signal?: AbortSignal): Promise<AgentBackupJob[]>;
   cancelBackup(id: string): Promise<AgentBackupJob>;
   /** The finished archive's response stream (200 checked), with Content-Length. */
   openArchive(id: string, signal?: AbortSignal): Promise<IncomingMessage>;
@@ -87,17 +106,27 @@ export function createAgentClient(
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
     body?: unknown,
-    signal?: AbortSignal,
-  ) => agentJson<T>(transport, url, { method, path, body, signal });
+    extra: { signal?: AbortSignal | undefined; timeoutMs?: number } = {},
+  ) => agentJson<T>(transport, url, { method, path, body, ...extra });
   const job = (id: string) => `/v1/backups/${encodeURIComponent(id)}`;
   return {
     node: target.node,
     url,
-    status: (signal) => json('GET', '/v1/status', undefined, signal),
-    startBackup: (body, signal) => json('POST', '/v1/backups', body, signal),
-    getBackup: (id, signal) => json('GET', job(id), undefined, signal),
+    status: (signal) => json('GET', '/v1/status', undefined, { signal }),
+    startBackup: (body, signal) =>
+      json('POST', '/v1/backups', body, { signal, timeoutMs: START_BACKUP_TIMEOUT_MS }),
+    getBackup: (id, signal) => json('GET', job(id), undefined, { signal }),
+    listBackups: async (signal) =>
+      (await json<{ items?: AgentBackupJob[] }>('GET', '/v1/backups', undefined, { signal }))
+        .items ?? [],
     cancelBackup: (id) => json('DELETE', job(id)),
-    pullCheck: (images, signal) => json('POST', '/v1/pull-checks', { images }, signal),
+    pullCheck: (images, signal) =>
+      json(
+        'POST',
+        '/v1/pull-checks',
+        { images },
+        { signal, timeoutMs: pullCheckTimeoutMs(images.length) },
+      ),
     async openArchive(id, signal) {
       const res = await agentRequest(transport, url, {
         method: 'GET',

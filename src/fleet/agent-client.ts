@@ -8,7 +8,11 @@ import { errnoCode, errorMessage } from '../lib/errors.js';
  * agent's self-signed certificate can be chosen per fleet run.
  */
 
-/** Why a call failed: the agent's error code, or a transport code (UNREACHABLE, TLS, TIMEOUT, BAD_RESPONSE). */
+/**
+ * Why a call failed: the agent's error code, or a transport code (UNREACHABLE,
+ * TLS, FLEET_TIMEOUT — fleet stopped waiting for an answer, not the agent's
+ * own TIMEOUT —, BAD_RESPONSE).
+ */
 export class AgentCallError extends Error {
   override readonly name = 'AgentCallError';
   constructor(
@@ -23,6 +27,8 @@ export class AgentCallError extends Error {
 
 export interface AgentTransportOptions {
   readonly token: string;
+  /** Obtains the token again (an agent answered 401: it may have expired); absent: no retry. */
+  readonly refreshToken?: (() => Promise<string>) | undefined;
   /** PEM of the CA that signs the agents' certificates; absent: accept any certificate (self-signed agents). */
   readonly ca?: string | Buffer | undefined;
   /** Per request, until the answer's headers (default 30 s). */
@@ -32,7 +38,10 @@ export interface AgentTransportOptions {
 /** Shared by every node's client: one connection pool, one token. */
 export interface AgentTransport {
   readonly agent: Agent;
-  readonly token: string;
+  /** The current token; replaced by `refresh`. */
+  token: string;
+  /** Re-obtains the token after a 401; resolves false when it cannot (or it did not change). */
+  refresh(): Promise<boolean>;
   readonly timeoutMs: number;
   readonly verifiesCertificates: boolean;
   close(): void;
@@ -41,15 +50,36 @@ export interface AgentTransport {
 export function createAgentTransport(options: AgentTransportOptions): AgentTransport {
   const verify = options.ca !== undefined;
   const agent = new Agent({ keepAlive: true, ca: options.ca, rejectUnauthorized: verify });
-  return {
+  let pending: Promise<boolean> | undefined;
+  const transport: AgentTransport = {
     agent,
     token: options.token,
+    refresh: () => {
+      const obtain = options.refreshToken;
+      if (obtain === undefined) return Promise.resolve(false);
+      // Nodes answering 401 together share one refresh.
+      pending ??= refreshOnce(transport, obtain).finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    },
     timeoutMs: options.timeoutMs ?? 30_000,
     verifiesCertificates: verify,
     close: () => {
       agent.destroy();
     },
   };
+  return transport;
+}
+
+async function refreshOnce(
+  transport: AgentTransport,
+  obtain: () => Promise<string>,
+): Promise<boolean> {
+  const token = await obtain().catch(() => '');
+  if (token === '') return false;
+  transport.token = token;
+  return true;
 }
 
 interface CallOptions {
@@ -57,14 +87,35 @@ interface CallOptions {
   readonly path: string;
   readonly body?: unknown;
   readonly signal?: AbortSignal | undefined;
+  /** How long to wait for the answer's headers (default: the transport's). */
+  readonly timeoutMs?: number | undefined;
 }
 
-/** Sends a request and resolves with the response (any status); the body is not read. */
-export function agentRequest(
+/**
+ * Sends a request and resolves with the response (any status); the body is
+ * not read. A 401 gets the token obtained again and the request sent once more
+ * (exec-plugin and OIDC tokens expire during a long backup).
+ */
+export async function agentRequest(
   transport: AgentTransport,
   baseUrl: string,
   call: CallOptions,
 ): Promise<IncomingMessage> {
+  const sentWith = transport.token;
+  const res = await sendOnce(transport, baseUrl, call);
+  if (res.statusCode !== 401) return res;
+  const renewed = transport.token !== sentWith || (await transport.refresh());
+  if (!renewed) return res;
+  res.resume();
+  return sendOnce(transport, baseUrl, call);
+}
+
+function sendOnce(
+  transport: AgentTransport,
+  baseUrl: string,
+  call: CallOptions,
+): Promise<IncomingMessage> {
+  const timeoutMs = call.timeoutMs ?? transport.timeoutMs;
   const url = new URL(call.path, baseUrl);
   const body = call.body === undefined ? undefined : JSON.stringify(call.body);
   const options: RequestOptions = {
@@ -78,15 +129,15 @@ export function agentRequest(
         : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
     },
     signal: call.signal,
-    timeout: transport.timeoutMs,
+    timeout: timeoutMs,
   };
   return new Promise((resolve, reject) => {
     const req = request(url, options, resolve);
     req.on('timeout', () =>
       req.destroy(
         new AgentCallError(
-          'TIMEOUT',
-          `${call.method} ${url.pathname}: no answer in ${transport.timeoutMs} ms`,
+          'FLEET_TIMEOUT',
+          `${call.method} ${url.pathname}: fleet stopped waiting after ${Math.round(timeoutMs / 1000)} s without an answer`,
         ),
       ),
     );

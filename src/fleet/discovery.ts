@@ -1,6 +1,6 @@
 import { ConfigError } from '../lib/errors.js';
 import type { KubeClient } from '../kube/client.js';
-import { listNodeNames, listPodEndpoints } from '../kube/discovery.js';
+import { listNodeNames, listPodEndpoints, redactBearer } from '../kube/discovery.js';
 import { describeApiError } from '../kube/errors.js';
 import type { NodeResult } from './fan-out.js';
 import {
@@ -61,6 +61,7 @@ async function apiCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    throw new Error(`Kubernetes API: ${what}: ${describeApiError(err)}`, { cause: err });
+    // Never a token in a message: client-node quotes a refused Authorization header whole.
+    throw new Error(`Kubernetes API: ${what}: ${redactBearer(describeApiError(err))}`);
   }
 }

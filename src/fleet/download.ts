@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, Writable, type Readable } from 'node:stream';
@@ -77,6 +77,15 @@ async function digestExisting(archive: string, expected: Expected): Promise<Dige
   return digest(createReadStream(archive), undefined);
 }
 
+/** `.partial` files being written now, for a quick exit that must not leave them behind. */
+const activePartials = new Set<string>();
+
+/** Removes the `.partial` files of the downloads in progress (synchronous: for a process about to exit). */
+export function removePartialDownloadsSync(): void {
+  for (const file of activePartials) rmSync(file, { force: true });
+  activePartials.clear();
+}
+
 /** Downloads to `<archive>.partial`, renamed into place only when size and sha256 match the node's. */
 async function fetchVerified(
   open: () => Promise<Readable>,
@@ -84,6 +93,20 @@ async function fetchVerified(
   expected: Expected,
 ): Promise<Digest> {
   const partial = `${archive}.partial`;
+  activePartials.add(partial);
+  try {
+    return await fetchInto(open, partial, archive, expected);
+  } finally {
+    activePartials.delete(partial);
+  }
+}
+
+async function fetchInto(
+  open: () => Promise<Readable>,
+  partial: string,
+  archive: string,
+  expected: Expected,
+): Promise<Digest> {
   const got = await digest(await open(), createWriteStream(partial, { flush: true })).catch(
     async (err: unknown) => {
       await rm(partial, { force: true });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../lib/errors.js';
-import { createKubeClient } from '../kube/client.js';
-import { kubeconfigBearerToken } from '../kube/discovery.js';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { kubeconfigBearerToken, trimKubeconfigTokens } from '../kube/discovery.js';
 import { createAgentClient, type AgentClient } from './agent-api.js';
 import { createAgentTransport, type AgentTransport } from './agent-client.js';
 import { discoverAgents } from './discovery.js';
@@ -27,12 +27,28 @@ export interface FleetSession {
   close(): void;
 }
 
-export async function openFleetSession(options: FleetSessionOptions): Promise<FleetSession> {
+/**
+ * The caller's token, read afresh: `--token-file` again, or the kubeconfig
+ * loaded again (a new client-node config, so an exec plugin runs again
+ * instead of answering from its cache, and a `token-file` is re-read).
+ */
+function tokenSource(options: FleetSessionOptions): () => Promise<string | undefined> {
+  const { tokenFile } = options;
+  if (tokenFile !== undefined) return async () => (await readFile(tokenFile, 'utf8')).trim();
+  return () => kubeconfigBearerToken(kubeClient(options));
+}
+
+function kubeClient(options: FleetSessionOptions): KubeClient {
   const kube = createKubeClient({ kubeconfig: options.kubeconfig });
+  trimKubeconfigTokens(kube);
+  return kube;
+}
+
+export async function openFleetSession(options: FleetSessionOptions): Promise<FleetSession> {
+  const kube = kubeClient(options);
+  const obtain = tokenSource(options);
   const token =
-    options.tokenFile === undefined
-      ? await kubeconfigBearerToken(kube)
-      : (await readFile(options.tokenFile, 'utf8')).trim();
+    options.tokenFile === undefined ? await kubeconfigBearerToken(kube) : await obtain();
   if (token === undefined || token === '')
     throw new ConfigError(
       options.tokenFile === undefined
@@ -44,7 +60,11 @@ export async function openFleetSession(options: FleetSessionOptions): Promise<Fl
     selection: options.selection,
     namespace: options.namespace,
   });
-  const transport = createAgentTransport({ token, ca });
+  const transport = createAgentTransport({
+    token,
+    ca,
+    refreshToken: async () => (await obtain()) ?? '',
+  });
   return {
     selector: found.selector,
     clients: found.targets.map((t) => createAgentClient(transport, t)),

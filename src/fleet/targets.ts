@@ -8,6 +8,8 @@ import type { PodEndpoint } from '../kube/discovery.js';
 
 export const CONTROL_PLANE_SELECTOR = 'node-role.kubernetes.io/control-plane';
 export const MASTER_SELECTOR = 'node-role.kubernetes.io/master';
+/** The default selection in words: nodes with either role label (a label selector cannot say "or"). */
+export const CONTROL_PLANE_OR_MASTER = `${CONTROL_PLANE_SELECTOR} or ${MASTER_SELECTOR}`;
 export const AGENT_POD_SELECTOR = 'app.kubernetes.io/name=node-ca';
 
 /** How nodes are chosen: by name, by an explicit selector, or the command's default. */
@@ -28,7 +30,11 @@ export interface FleetTarget {
 }
 
 export type TargetProblemCode =
-  'NODE_NOT_FOUND' | 'AGENT_MISSING' | 'AGENT_NOT_READY' | 'AGENT_NO_API_PORT';
+  | 'NODE_NOT_FOUND'
+  | 'AGENT_MISSING'
+  | 'AGENT_TERMINATING'
+  | 'AGENT_NOT_READY'
+  | 'AGENT_NO_API_PORT';
 
 /** A selected node whose agent cannot be called. */
 export interface TargetProblem {
@@ -47,8 +53,9 @@ export interface ResolvedNodes {
 
 /**
  * Resolves a selection with a node lister (label selector → names; "" lists
- * all). The control-plane default falls back to the `master` role label that
- * clusters before Kubernetes 1.20 (and some distributions) still use.
+ * all). The control-plane default takes the nodes with either the
+ * `control-plane` role label or the `master` one that clusters before
+ * Kubernetes 1.20 (and some distributions, and half-upgraded clusters) use.
  */
 export async function resolveNodes(
   selection: NodeSelection,
@@ -73,14 +80,11 @@ export async function resolveNodes(
     case 'all':
       return { nodes: sorted(await listNodes('')), selector: '(all nodes)', missing: [] };
     case 'control-plane': {
-      const cp = await listNodes(CONTROL_PLANE_SELECTOR);
-      if (cp.length > 0)
-        return { nodes: sorted(cp), selector: CONTROL_PLANE_SELECTOR, missing: [] };
-      return {
-        nodes: sorted(await listNodes(MASTER_SELECTOR)),
-        selector: MASTER_SELECTOR,
-        missing: [],
-      };
+      const [cp, master] = await Promise.all([
+        listNodes(CONTROL_PLANE_SELECTOR),
+        listNodes(MASTER_SELECTOR),
+      ]);
+      return { nodes: sorted([...new Set([...cp, ...master])]), selector: CONTROL_PLANE_OR_MASTER, missing: [] };
     }
   }
 }
@@ -104,12 +108,12 @@ export function matchAgents(
   const missing = new Set(resolved.missing);
   return resolved.nodes.map((node) => {
     if (missing.has(node)) return problem(node, 'NODE_NOT_FOUND', `node ${node} does not exist`);
-    const onNode = pods.filter((p) => p.nodeName === node && !p.deleting);
+    const all = pods.filter((p) => p.nodeName === node);
+    const onNode = all.filter((p) => !p.deleting);
     const ready = onNode.filter((p) => p.ready && agentUrl(p) !== undefined);
     const chosen = ready.sort((a, b) => a.name.localeCompare(b.name))[0];
     if (chosen !== undefined) return { node, url: agentUrl(chosen) ?? '', pod: chosen.name };
-    if (onNode.length === 0)
-      return problem(node, 'AGENT_MISSING', `no node-ca pod on node ${node}`);
+    if (onNode.length === 0) return absent(node, all);
     if (!onNode.some((p) => p.ready)) {
       const names = onNode.map((p) => p.name).join(', ');
       return problem(node, 'AGENT_NOT_READY', `node-ca pod ${names} on node ${node} is not Ready`);
@@ -120,6 +124,17 @@ export function matchAgents(
       `node-ca pod on node ${node} has no pod IP or no containerPort named api`,
     );
   });
+}
+
+/** No live pod on the node: none at all, or only terminating ones (a rollout or eviction under way). */
+function absent(node: string, all: readonly AgentPodInfo[]): TargetProblem {
+  if (all.length === 0) return problem(node, 'AGENT_MISSING', `no node-ca pod on node ${node}`);
+  const names = all.map((p) => p.name).join(', ');
+  return problem(
+    node,
+    'AGENT_TERMINATING',
+    `node-ca pod ${names} on node ${node} is terminating (no replacement yet); retry when the new pod is Ready`,
+  );
 }
 
 function problem(node: string, code: TargetProblemCode, message: string): TargetProblem {

@@ -1,4 +1,5 @@
 import type { V1Pod } from '@kubernetes/client-node';
+import { errorMessage } from '../lib/errors.js';
 import type { KubeClient } from './client.js';
 
 /** What fleet discovery needs of a Pod: where it runs, whether it is Ready, its `api` port. */
@@ -47,14 +48,40 @@ function isReady(pod: V1Pod): boolean {
 /**
  * The bearer token of the kubeconfig's current user, as client-node computes
  * it for its own requests (a static token, a token file, or an exec /
- * auth-provider plugin). Undefined when the user authenticates otherwise
- * (client certificate, basic auth): the agents only accept bearer tokens.
+ * auth-provider plugin), surrounding whitespace trimmed as client-go does.
+ * Undefined when the user authenticates otherwise (client certificate, basic
+ * auth): the agents only accept bearer tokens. A failure never carries the
+ * token into its message.
  */
 export async function kubeconfigBearerToken(kube: KubeClient): Promise<string | undefined> {
-  const init = await kube.kubeConfig.applyToFetchOptions({});
-  // client-node builds a node-fetch Headers object; `get` is case-insensitive.
-  const headers = init.headers as { get(name: string): string | null } | undefined;
-  const header = headers?.get('authorization') ?? '';
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1];
+  let header: unknown;
+  try {
+    // The https form: plain headers, so a token with a newline is not rejected before it is trimmed.
+    const opts: { headers?: Record<string, unknown> } = {};
+    await kube.kubeConfig.applyToHTTPSOptions(opts);
+    header = opts.headers?.Authorization ?? opts.headers?.authorization;
+  } catch (err) {
+    throw new Error(`kubeconfig user credentials: ${redactBearer(errorMessage(err))}`);
+  }
+  if (typeof header !== 'string') return undefined;
+  const match = /^Bearer\s+(\S[\s\S]*)$/i.exec(header.trim());
+  const token = match?.[1]?.trim();
+  return token === undefined || token === '' ? undefined : token;
+}
+
+/**
+ * Trims the kubeconfig users' static tokens (from `token` or `token-file`) as
+ * client-go does: client-node keeps a token file's trailing newline, and the
+ * header it then builds is refused with the token in the message.
+ */
+export function trimKubeconfigTokens(kube: KubeClient): void {
+  const config = kube.kubeConfig;
+  config.users = config.users.map((u) =>
+    u.token === undefined || u.token === u.token.trim() ? u : { ...u, token: u.token.trim() },
+  );
+}
+
+/** `Bearer <anything>` → `Bearer <redacted>`, for messages that might quote a header. */
+export function redactBearer(text: string): string {
+  return text.replace(/Bearer\s+\S+/gi, 'Bearer <redacted>');
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -87,7 +87,9 @@ describe('node-ca fleet backup', () => {
     const run = await cluster.runFleet(['backup', '--out-dir', out, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const doc = parse(run.stdout);
-    expect(doc.selector).toBe('node-role.kubernetes.io/control-plane');
+    expect(doc.selector).toBe(
+      'node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master',
+    );
     expect(doc.nodes.map((n) => n.node)).toEqual(['cp1', 'cp2', 'cp3']);
     expect(trapConnections).toBe(0);
     for (const n of nodes) await expectDownloaded(out, n, byNode(doc)[n.name]);
@@ -96,25 +98,24 @@ describe('node-ca fleet backup', () => {
       /^cp2\s+Succeeded\s+21\s+\S+ KiB\s+[0-9a-f]{12}\s+\d{4}-\S+\s+\d{4}-\S+\s+\d+\.\ds$/m,
     );
 
-    // A second run into the same directory: cp1's data changed, its new archive differs: refused, not overwritten.
+    // A second run into the same directory is refused before any backup starts; nothing is overwritten.
     const before = await readFile(path.join(out, 'cp1', archiveName(byNode(doc).cp1)));
-    await writeFile(path.join(nodes[0]!.sourceDir, 'registry', 'new-object'), 'new');
+    const posts = cluster.api.accessReviews.length;
     const again = await cluster.runFleet(['backup', '--out-dir', out, '--json']);
     expect(again.code).toBe(1);
     const second = byNode(parse(again.stdout));
-    expect(second.cp1).toMatchObject({
-      ok: false,
-      error: { code: 'OUT_FILE_EXISTS' },
-      job: { phase: 'Succeeded' },
-    });
-    expect(second.cp2).toMatchObject({ ok: true, download: { reused: true } });
+    for (const n of nodes)
+      expect(second[n.name]).toMatchObject({ ok: false, error: { code: 'OUT_FILE_EXISTS' } });
+    expect(second.cp1?.job).toBeUndefined();
+    expect(cluster.api.accessReviews.length).toBe(posts);
     expect(await readFile(path.join(out, 'cp1', archiveName(byNode(doc).cp1)))).toEqual(before);
-    expect(again.stderr).toMatch(/failed on 1 of 3 nodes: cp1/);
+    expect(again.stderr).toMatch(/failed on 3 of 3 nodes/);
   });
 
-  it('falls back to master nodes; a missing or unready agent and a denied node fail, by name, with the 403', async () => {
+  it('takes control-plane and master nodes together; a missing or unready agent and a denied node fail, by name, with the 403', async () => {
     await Promise.all([
-      cluster.addNode({ name: 'm1', labels: master }, bundle),
+      // A half-relabelled cluster: m1 has the new role label only, the others the old one.
+      cluster.addNode({ name: 'm1', labels: cp }, bundle),
       cluster.addNode({ name: 'm2', labels: master }, bundle),
     ]);
     await cluster.addNode({ name: 'm3', labels: master, agent: false }, bundle);
@@ -125,7 +126,12 @@ describe('node-ca fleet backup', () => {
     const run = await cluster.runFleet(['backup', '--json']);
     expect(run.code).toBe(1);
     const doc = parse(run.stdout);
-    expect(doc.selector).toBe('node-role.kubernetes.io/master');
+    expect(doc.selector).toBe(
+      'node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master',
+    );
+    expect(run.stderr).toMatch(
+      /^node-ca fleet backup: 4 nodes \(node-role.kubernetes.io\/control-plane or node-role.kubernetes.io\/master\): m1, m2, m3, m4$/m,
+    );
     const r = byNode(doc);
     expect(Object.keys(r)).toEqual(['m1', 'm2', 'm3', 'm4']);
     expect(r.m1).toMatchObject({ ok: true, job: { phase: 'Succeeded' } });

@@ -51,10 +51,15 @@ export interface FleetCluster {
   setPod(node: string, pod: { ready: boolean; port: number | undefined; name?: string }): void;
   /** Lets the caller do `verbs` on `resource` for the named nodes (all nodes when absent). */
   allow(resource: string, verbs: readonly string[], nodes?: readonly string[]): void;
-  runFleet(args: readonly string[]): Promise<FleetRun>;
+  runFleet(args: readonly string[], options?: FleetRunOptions): Promise<FleetRun>;
   /** Starts `node-ca fleet ARGS` as a process; `stderrLines` fills as it runs. */
-  startFleet(args: readonly string[]): RunningFleet;
+  startFleet(args: readonly string[], options?: FleetRunOptions): RunningFleet;
   close(): Promise<void>;
+}
+
+export interface FleetRunOptions {
+  /** Another kubeconfig than the double's own. */
+  readonly kubeconfig?: string;
 }
 
 export interface RunningFleet {
@@ -205,10 +210,10 @@ export async function startFleetCluster(
     }
   }
 
-  function startFleet(args: readonly string[]): RunningFleet {
+  function startFleet(args: readonly string[], options: FleetRunOptions = {}): RunningFleet {
     const child = spawn(
       process.execPath,
-      [cliPath, 'fleet', ...args, '--kubeconfig', api.kubeconfigPath],
+      [cliPath, 'fleet', ...args, '--kubeconfig', options.kubeconfig ?? api.kubeconfigPath],
       {
         env: { PATH: process.env.PATH ?? '', HOME: root },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -230,7 +235,8 @@ export async function startFleetCluster(
     return { child, stderrLines, result };
   }
 
-  const runFleet = (args: readonly string[]) => startFleet(args).result;
+  const runFleet = (args: readonly string[], options?: FleetRunOptions) =>
+    startFleet(args, options).result;
 
   /** A `tar` wrapper on the agent's PATH that waits for `<node dir>/tar-gate` before running the real tar. */
   async function gateTar(

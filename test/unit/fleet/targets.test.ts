@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   agentUrl,
+  CONTROL_PLANE_OR_MASTER,
   CONTROL_PLANE_SELECTOR,
   matchAgents,
   MASTER_SELECTOR,
@@ -32,24 +33,38 @@ function pod(over: Partial<AgentPodInfo> & { name: string }): AgentPodInfo {
 }
 
 describe('resolveNodes', () => {
-  it('takes control-plane nodes by default, sorted, without asking for master', async () => {
+  it('takes control-plane nodes by default, sorted', async () => {
     const { list, calls } = lister({
       cp2: [CONTROL_PLANE_SELECTOR],
       cp1: [CONTROL_PLANE_SELECTOR],
       w1: [],
     });
     const r = await resolveNodes({ kind: 'control-plane' }, list);
-    expect(r).toEqual({ nodes: ['cp1', 'cp2'], selector: CONTROL_PLANE_SELECTOR, missing: [] });
-    expect(calls).toEqual([CONTROL_PLANE_SELECTOR]);
+    expect(r).toEqual({ nodes: ['cp1', 'cp2'], selector: CONTROL_PLANE_OR_MASTER, missing: [] });
+    expect(calls.sort()).toEqual([CONTROL_PLANE_SELECTOR, MASTER_SELECTOR]);
   });
 
-  it('falls back to the master label when no node has the control-plane one', async () => {
+  it('takes master nodes when no node has the control-plane label', async () => {
     const { list } = lister({ m1: [MASTER_SELECTOR], w1: [] });
     expect(await resolveNodes({ kind: 'control-plane' }, list)).toEqual({
       nodes: ['m1'],
-      selector: MASTER_SELECTOR,
+      selector: CONTROL_PLANE_OR_MASTER,
       missing: [],
     });
+  });
+
+  it('takes the union of both labels in a half-relabelled cluster, each node once', async () => {
+    const { list } = lister({
+      cp3: [MASTER_SELECTOR],
+      cp1: [CONTROL_PLANE_SELECTOR],
+      cp2: [MASTER_SELECTOR, CONTROL_PLANE_SELECTOR],
+      w1: [],
+    });
+    expect((await resolveNodes({ kind: 'control-plane' }, list)).nodes).toEqual([
+      'cp1',
+      'cp2',
+      'cp3',
+    ]);
   });
 
   it('returns no node when neither label exists (the caller fails)', async () => {
@@ -105,6 +120,19 @@ describe('matchAgents', () => {
       { node: 'c', code: 'AGENT_NO_API_PORT', message: expect.any(String) as unknown },
       { node: 'd', code: 'AGENT_MISSING', message: 'no node-ca pod on node d' },
       { node: 'e', code: 'NODE_NOT_FOUND', message: 'node e does not exist' },
+    ]);
+  });
+
+  it('says a node whose only agent pod is terminating is terminating, not missing', () => {
+    const r = matchAgents({ nodes: ['a'], selector: 's', missing: [] }, [
+      pod({ name: 'node-ca-old', nodeName: 'a', deleting: true }),
+    ]);
+    expect(r).toEqual([
+      {
+        node: 'a',
+        code: 'AGENT_TERMINATING',
+        message: expect.stringContaining('node-ca-old on node a is terminating') as unknown,
+      },
     ]);
   });
 
