@@ -111,7 +111,8 @@ export function matchAgents(
     const all = pods.filter((p) => p.nodeName === node);
     const onNode = all.filter((p) => !p.deleting);
     const ready = onNode.filter((p) => p.ready && agentUrl(p) !== undefined);
-    const chosen = ready.sort((a, b) => a.name.localeCompare(b.name))[0];
+    // Two Ready pods on a node (a DaemonSet surge rollout): the newest, which the old one makes way for.
+    const chosen = ready.sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || a.name.localeCompare(b.name))[0];
     if (chosen !== undefined) return { node, url: agentUrl(chosen) ?? '', pod: chosen.name };
     if (onNode.length === 0) return absent(node, all);
     if (!onNode.some((p) => p.ready)) {

@@ -11,6 +11,8 @@ export interface PodEndpoint {
   readonly deleting: boolean;
   /** The containerPort named `api`, if any container declares one. */
   readonly apiPort: number | undefined;
+  /** metadata.creationTimestamp in ms, when known: the newest of two Ready pods is the one to call. */
+  readonly created?: number;
 }
 
 /** Names of the nodes matching a label selector ("" = all nodes). */
@@ -38,7 +40,13 @@ function podEndpoint(pod: V1Pod): PodEndpoint {
     ready: isReady(pod),
     deleting: pod.metadata?.deletionTimestamp !== undefined,
     apiPort: ports.find((p) => p.name === 'api')?.containerPort,
+    ...createdOf(pod),
   };
+}
+
+function createdOf(pod: V1Pod): Pick<PodEndpoint, 'created'> {
+  const at = pod.metadata?.creationTimestamp;
+  return at === undefined ? {} : { created: new Date(at).getTime() };
 }
 
 function isReady(pod: V1Pod): boolean {

@@ -143,4 +143,12 @@ describe('matchAgents', () => {
     ]);
     expect(r).toEqual([{ node: 'a', url: 'https://10.0.0.2:9443', pod: 'new' }]);
   });
+
+  it('calls the newest of two Ready pods on a node (a surge rollout), by creation time before name', () => {
+    const r = matchAgents({ nodes: ['a'], selector: 's', missing: [] }, [
+      pod({ name: 'node-ca-aaaaa', nodeName: 'a', podIP: '10.0.0.3', created: Date.parse('2026-12-04T10:00:00Z') }),
+      pod({ name: 'node-ca-zzzzz', nodeName: 'a', podIP: '10.0.0.4', created: Date.parse('2026-12-04T11:00:00Z') }),
+    ]);
+    expect(r).toEqual([{ node: 'a', url: 'https://10.0.0.4:9443', pod: 'node-ca-zzzzz' }]);
+  });
 });
