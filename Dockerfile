@@ -25,7 +25,8 @@ LABEL org.opencontainers.image.title="node-ca" \
       org.opencontainers.image.base.name="docker.io/library/node:24-bookworm-slim"
 # Host tools the agent runs inside the pod: GNU tar (backups), util-linux
 # (nsenter into the host's runtime tools), ca-certificates (TLS checks),
-# tini (PID 1: forwards SIGTERM to the agent and reaps tar/nsenter children).
+# tini (forwards SIGTERM to the agent and reaps tar/nsenter children; `-s`
+# makes it a subreaper, since with the DaemonSet's hostPID it is not PID 1).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tar util-linux ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
@@ -47,5 +48,5 @@ USER root
 #   --v8-pool-size=2         two V8 background threads (GC, compiles), not four.
 # On the command line, not NODE_OPTIONS: Node refuses --no-maglev there. They
 # apply to the agent; `node-ca` run with kubectl exec uses plain node.
-ENTRYPOINT ["tini", "--", "node", "--max-semi-space-size=1", "--expose-gc", "--no-maglev", "--v8-pool-size=2", "/app/dist/cli/main.js"]
+ENTRYPOINT ["tini", "-s", "--", "node", "--max-semi-space-size=1", "--expose-gc", "--no-maglev", "--v8-pool-size=2", "/app/dist/cli/main.js"]
 CMD ["agent", "--config", "/etc/node-ca/config.yaml"]

@@ -71,7 +71,8 @@ export class ManifestFile {
   private failure: Error | undefined;
 
   constructor(file: string) {
-    this.stream = createWriteStream(file, { flush: true });
+    // 0600 like the archive: the manifest lists every object path of the registry.
+    this.stream = createWriteStream(file, { flush: true, mode: 0o600 });
     this.stream.on('error', (err) => {
       this.failure ??= err;
     });

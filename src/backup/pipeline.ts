@@ -170,7 +170,7 @@ async function stageSidecars(archivePath: string, sha256: string): Promise<void>
 
 /** Written and fsynced under its final name's `.partial`, for a rename later. */
 async function writeDurable(file: string, data: string): Promise<void> {
-  const handle = await open(file, 'w', 0o644);
+  const handle = await open(file, 'w', 0o600);
   try {
     await handle.writeFile(data);
     await handle.sync();

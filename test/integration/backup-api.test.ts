@@ -84,6 +84,8 @@ describe('backup API (agent process, real GNU tar)', () => {
     // Sidecars: the archive checked in the backup dir, the files after a restore into a temp root.
     const backupDir = path.join(root, 'backup');
     expect((await readdir(backupDir)).sort()).toEqual(['10.1.2.3-minio.tar', '10.1.2.3-minio.tar.manifest', '10.1.2.3-minio.tar.sha256']);
+    // Readable by root only, all three: the manifest lists every object path of the registry.
+    for (const f of await readdir(backupDir)) expect((await stat(path.join(backupDir, f))).mode & 0o777, f).toBe(0o600);
     execFileSync('sha256sum', ['-c', '--strict', '10.1.2.3-minio.tar.sha256'], { cwd: backupDir });
     const restored = path.join(root, 'restore');
     await mkdir(restored);

@@ -161,6 +161,7 @@ describe('the DaemonSet', () => {
       NODE_IP: 'status.hostIP',
       POD_NAME: 'metadata.name',
       POD_NAMESPACE: 'metadata.namespace',
+      POD_IP: 'status.podIP',
     });
   });
 
@@ -241,7 +242,7 @@ describe('the agent ConfigMap', () => {
     expect(agentConfig.nodeName).toBe('node-1');
     expect(agentConfig.server.auth.mode).toBe('kubernetes');
     expect(agentConfig.hosts.services).toEqual([{ namespace, name: 'image-registry' }]);
-    expect(agentConfig.pull.hostExec).toEqual(['nsenter', '--target', '1', '--mount', '--']);
+    expect(agentConfig.pull.hostExec).toEqual(['nsenter', '--target', '1', '--mount', '--net', '--']);
   });
 });
 

@@ -83,7 +83,8 @@ describe('Dockerfile', () => {
   it('starts node-ca under tini with `agent --config` on the DaemonSet-mounted config as default', () => {
     // The V8 flags of a small resident agent (README "Performance"), which bench/trust.mjs reuses.
     expect(execForm(runtime, 'ENTRYPOINT')).toEqual([
-      'tini', '--', 'node',
+      // -s: a subreaper, since with the DaemonSet's hostPID tini is not PID 1.
+      'tini', '-s', '--', 'node',
       '--max-semi-space-size=1', '--expose-gc', '--no-maglev', '--v8-pool-size=2',
       '/app/dist/cli/main.js',
     ]);
