@@ -3,7 +3,7 @@ import { startAgent } from '../agent.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../lib/logger.js';
 import { commandPath, configEnv, logLevel } from './env.js';
-import { stopOnSignals } from './lifecycle.js';
+import { startUntilSignal } from './lifecycle.js';
 
 export function registerAgentCommand(program: Command): void {
   program
@@ -13,7 +13,10 @@ export function registerAgentCommand(program: Command): void {
     .action(async (opts: { config?: string }) => {
       const config = await loadConfig(opts.config, configEnv());
       const logger = createLogger({ level: logLevel() });
-      const agent = await startAgent({ config, logger, commandPath: commandPath() });
-      stopOnSignals(() => agent.stop(), logger);
+      await startUntilSignal(() => {
+        // Logged with the signal handlers in place: from here on, SIGTERM stops cleanly.
+        logger.info({ node: config.nodeName }, 'node-ca agent starting');
+        return startAgent({ config, logger, commandPath: commandPath() });
+      }, logger);
     });
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -8,7 +8,7 @@ import { parseConfig } from '../config/load.js';
 import { demoBundles } from '../demo/sample-ca.js';
 import { createLogger } from '../lib/logger.js';
 import { logLevel } from './env.js';
-import { stopOnSignals } from './lifecycle.js';
+import { startUntilSignal } from './lifecycle.js';
 
 /**
  * The agent on this machine, against an embedded sample CA bundle, writing
@@ -19,18 +19,29 @@ export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('run the agent locally against a sample CA bundle, in a sandbox directory')
-    .option('--dir <dir>', 'sandbox directory (default: a new temp directory)')
-    .option('--port <port>', 'port on 127.0.0.1 (default: a free one)', '0')
-    .action(async (opts: { dir?: string; port: string }) => {
-      const sandbox = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'node-ca-demo-')));
-      const layout = await prepareSandbox(sandbox);
-      const config = parseConfig(demoConfig(layout, opts.port), { NODE_NAME: 'demo-node' }, 'demo');
+    .option('--dir <dir>', 'sandbox directory, kept on exit (default: a new temp directory, removed on exit)')
+    // No commander default: it would print `(default: "0")` after the description's own.
+    .option('--port <port>', 'port on 127.0.0.1 (default: a free one)')
+    .action(async (opts: { dir?: string; port?: string }) => {
       // Logs go to stderr so the banner on stdout stays readable.
       const logger = createLogger({ level: logLevel(), destination: pino.destination(2) });
-      const agent = await startAgent({ config, logger });
+      const sandbox = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'node-ca-demo-')));
+      const layout = await prepareSandbox(sandbox);
+      const config = parseConfig(demoConfig(layout, opts.port ?? '0'), { NODE_NAME: 'demo-node' }, 'demo');
+      const leave = () => leaveSandbox(sandbox, opts.dir === undefined);
+      const agent = await startUntilSignal(() => startAgent({ config, logger }), logger, leave);
       process.stdout.write(banner(agent.url ?? '', layout));
-      stopOnSignals(() => agent.stop(), logger);
     });
+}
+
+/** On stop: the sandbox the demo made is removed, one the user named is kept; either way, says where it was. */
+async function leaveSandbox(root: string, ours: boolean): Promise<void> {
+  if (!ours) {
+    process.stdout.write(`node-ca demo stopped; sandbox kept: ${root}\n`);
+    return;
+  }
+  await rm(root, { recursive: true, force: true });
+  process.stdout.write(`node-ca demo stopped; sandbox removed: ${root}\n`);
 }
 
 interface SandboxLayout {

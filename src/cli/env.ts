@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConfigEnv } from '../config/load.js';
+import { firstKubeconfig, type ConfigEnv } from '../config/load.js';
+import { ConfigError } from '../lib/errors.js';
 
 /** The only reader of process.env: what the configuration takes from the environment. */
 export function configEnv(): ConfigEnv {
@@ -16,9 +17,16 @@ export function configEnv(): ConfigEnv {
   };
 }
 
-/** Log level for the agent (`NODE_CA_LOG_LEVEL`, default info). */
+/** pino's levels, most to least verbose, and `silent`. */
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Log level for the agent (`NODE_CA_LOG_LEVEL`, default info); anything else is a ConfigError (exit 2). */
 export function logLevel(): string {
-  return process.env.NODE_CA_LOG_LEVEL ?? 'info';
+  const value = process.env.NODE_CA_LOG_LEVEL;
+  if (value === undefined || value === '') return 'info';
+  if ((logLevels as readonly string[]).includes(value)) return value;
+  const problem = `NODE_CA_LOG_LEVEL: ${JSON.stringify(value)} is not a log level; use one of ${logLevels.join(', ')}`;
+  throw new ConfigError(problem, [problem]);
 }
 
 /** PATH for the runtime commands the agent runs (pull checks). */
@@ -28,7 +36,7 @@ export function commandPath(): string | undefined {
 
 /** The kubeconfig `node-ca fleet` uses without `--kubeconfig`: `KUBECONFIG` (first entry), else `~/.kube/config`, else in-cluster. */
 export function fleetKubeconfig(): string | undefined {
-  const fromEnv = process.env.KUBECONFIG?.split(':').find((p) => p !== '');
+  const fromEnv = firstKubeconfig(process.env.KUBECONFIG);
   if (fromEnv !== undefined) return fromEnv;
   const home = path.join(os.homedir(), '.kube', 'config');
   return existsSync(home) ? home : undefined;

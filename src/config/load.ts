@@ -11,6 +11,7 @@ import { validateConfigDocument, type Config } from './schema.js';
 export interface ConfigEnv {
   NODE_NAME?: string | undefined;
   NODE_IP?: string | undefined;
+  /** kubectl's list (`a:b`, `:`-separated): the first non-empty entry is used, see `firstKubeconfig`. */
   KUBECONFIG?: string | undefined;
   POD_NAME?: string | undefined;
   POD_NAMESPACE?: string | undefined;
@@ -47,7 +48,7 @@ export function parseConfig(raw: unknown, env: ConfigEnv, origin = 'config'): Co
     ...data,
     nodeName,
     nodeIP: data.nodeIP ?? nonEmpty(env.NODE_IP),
-    kubeconfig: data.kubeconfig ?? nonEmpty(env.KUBECONFIG),
+    kubeconfig: data.kubeconfig ?? firstKubeconfig(env.KUBECONFIG),
     podIP: nonEmpty(env.POD_IP),
     ...podFromEnv(env),
   };
@@ -62,6 +63,15 @@ function invalidConfig(origin: string, problems: string[]): ConfigError {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+/**
+ * The file a `KUBECONFIG` value names: kubectl takes a `:`-separated list
+ * and merges it; node-ca reads one file, the list's first non-empty entry
+ * (the rule `node-ca fleet` follows too).
+ */
+export function firstKubeconfig(value: string | undefined): string | undefined {
+  return value?.split(':').map((p) => p.trim()).find((p) => p !== '');
 }
 
 function podFromEnv(env: ConfigEnv): Pick<Config, 'pod'> {

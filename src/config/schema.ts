@@ -28,7 +28,7 @@ export interface TrustConfig {
   readonly dockerCertsDir: string;
   /** containerd's config file, read by doctor. */
   readonly containerdConfig: string;
-  /** Full resync period (drift repair), seconds. Default 300. */
+  /** Full resync period (drift repair), seconds. Default 300, at most `maxResyncSeconds`. */
   readonly resyncSeconds: number;
 }
 
@@ -122,6 +122,12 @@ export type Config = FileConfig & {
   readonly podIP?: string | undefined;
 };
 
+/**
+ * 24 days: the longest period Node's timers take is 2^31-1 ms (about 24.8
+ * days); beyond it setInterval warns and fires every millisecond instead.
+ */
+export const maxResyncSeconds = 2_073_600;
+
 const text = { type: 'string', minLength: 1 } as const;
 const anyText = { type: 'string' } as const;
 const texts = { type: 'array', items: text } as const;
@@ -165,7 +171,7 @@ export const configJsonSchema = closed({
       containerdCertsDir: { ...anyText, default: '/etc/containerd/certs.d' },
       dockerCertsDir: { ...anyText, default: '/etc/docker/certs.d' },
       containerdConfig: { ...anyText, default: '/etc/containerd/config.toml' },
-      resyncSeconds: { type: 'integer', minimum: 1, default: 300 },
+      resyncSeconds: { type: 'integer', minimum: 1, maximum: maxResyncSeconds, default: 300 },
     },
     [],
     {},

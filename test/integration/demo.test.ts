@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -43,11 +44,47 @@ it('node-ca demo runs the agent in a sandbox, prints its URL, serves it, and sto
     return j.phase === 'Succeeded' || j.phase === 'Failed' ? j : undefined;
   });
   expect(job.phase).toBe('Succeeded');
-  const exit = new Promise<number | null>((resolve) =>
-    proc.on('exit', (code) => {
+  const exit = closed(proc);
+  proc.kill('SIGTERM');
+  expect(await exit).toBe(0);
+  // The user's own directory stays, and the demo says so.
+  expect(stdout).toContain(`node-ca demo stopped; sandbox kept: ${dir}\n`);
+  expect(existsSync(path.join(dir, 'ca-bundle'))).toBe(true);
+});
+
+/** Exit code, once stdout and stderr are drained. */
+function closed(proc: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) =>
+    proc.on('close', (code) => {
       resolve(code);
     }),
   );
-  proc.kill('SIGTERM');
+}
+
+it('node-ca demo removes the sandbox it made on Ctrl-C, and says where it was', async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'node-ca-demo-test-'));
+  const proc = spawn(process.execPath, [cliPath, 'demo'], {
+    env: { ...process.env, TMPDIR: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = proc;
+  let stdout = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const sandbox = await waitFor(() => /sandbox\s+(\S+)/.exec(stdout)?.[1], { timeoutMs: 20_000, message: 'demo banner' });
+  expect(path.dirname(sandbox)).toBe(dir);
+  expect(existsSync(path.join(sandbox, 'ca-bundle'))).toBe(true);
+  const exit = closed(proc);
+  proc.kill('SIGINT');
   expect(await exit).toBe(0);
+  expect(stdout).toContain(`node-ca demo stopped; sandbox removed: ${sandbox}\n`);
+  expect(await readdir(dir)).toEqual([]);
+});
+
+it('node-ca demo --help gives each default once', async () => {
+  const proc = spawn(process.execPath, [cliPath, 'demo', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  expect(await closed(proc)).toBe(0);
+  expect(stdout).toMatch(/--port <port>\s+port on 127\.0\.0\.1 \(default: a free one\)\n/);
+  expect(stdout.match(/\(default:/g)).toHaveLength(2);
 });

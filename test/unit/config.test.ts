@@ -45,6 +45,19 @@ describe('parseConfig', () => {
     expect([c.nodeName, c.nodeIP, c.kubeconfig, c.pod]).toEqual(['file-node', '10.1.2.3', '/k', { name: 'p', namespace: 'ns' }]);
   });
 
+  it('takes the first non-empty entry of a KUBECONFIG list (kubectl a:b), as fleet does', () => {
+    expect(parseConfig({}, { KUBECONFIG: '/x/kc.yaml:/y' }).kubeconfig).toBe('/x/kc.yaml');
+    expect(parseConfig({}, { KUBECONFIG: '::/a: /b' }).kubeconfig).toBe('/a');
+    expect(parseConfig({}, { KUBECONFIG: ' : ' }).kubeconfig).toBeUndefined();
+    expect(parseConfig({ kubeconfig: '/file' }, { KUBECONFIG: '/x:/y' }).kubeconfig).toBe('/file');
+  });
+
+  it('refuses a resync period beyond what a Node timer holds (it would fire every millisecond)', () => {
+    expect(problems({ trust: { resyncSeconds: 3_000_000 } })).toEqual(['trust.resyncSeconds: must be <= 2073600']);
+    expect(problems({ trust: { resyncSeconds: 2_073_600 } })).toEqual([]);
+    expect(2_073_600 * 1000).toBeLessThanOrEqual(2 ** 31 - 1);
+  });
+
   it('names unknown keys with their path', () => {
     expect(problems({ trust: { sourceDirs: '/x' }, bogus: 1 }).sort()).toEqual(['unknown key bogus', 'unknown key trust.sourceDirs']);
   });
