@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Config } from './config/schema.js';
+import { maxResyncSeconds, type Config } from './config/schema.js';
 import { noEvents, type EventSink } from './lib/events.js';
 import { createHeapTrimmer, type HeapTrimmer } from './lib/heap.js';
 import type { Logger } from './lib/logger.js';
@@ -144,15 +144,18 @@ async function startReconciling({ source, trust, hosts, heap, resyncSeconds }: R
     void trust.reconcile();
     heap.poke();
   });
-  await hosts?.start();
+  // Trust first: a directory source needs no API, and a stalled API server (each
+  // request abandoned after 30 s) must not hold back the first sync and readiness.
   await trust.reconcile();
+  await hosts?.start();
   await hosts?.manager.reconcile();
   heap.trim();
+  // The schema refuses more; a Config built in code gets the same bound, never Node's 1 ms fallback.
   return setInterval(() => {
     void trust.reconcile();
     void hosts?.manager.reconcile();
     heap.poke();
-  }, resyncSeconds * 1000);
+  }, Math.min(resyncSeconds, maxResyncSeconds) * 1000);
 }
 
 function createAgentPullChecker(deps: AgentDeps, metrics: Metrics, signal: AbortSignal) {

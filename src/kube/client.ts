@@ -5,6 +5,10 @@ import {
   CoreV1Api,
   EventsV1Api,
   KubeConfig,
+  Observable,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
 } from '@kubernetes/client-node';
 import { ConfigError, errorMessage } from '../lib/errors.js';
 
@@ -73,4 +77,26 @@ function loadInCluster(kc: KubeConfig): void {
     throw new ConfigError(
       `kubeconfig: none given and KUBERNETES_SERVICE_HOST/PORT are unset; ${hint}`,
     );
+}
+
+/** How long one API request (a list, a review, an Event) may take before it is abandoned. */
+export const apiRequestTimeoutMs = 30_000;
+
+/**
+ * Per-request options that end the request after `ms`, whatever stage it is at
+ * (connect, TLS, headers, body): client-node sets no timeout of its own, so one
+ * request to a stalled API server (an overloaded apiserver, a load balancer in
+ * front of a dead one) would otherwise hang for good. The signal reaches the
+ * fetch, which closes the socket.
+ */
+export function withDeadline(ms = apiRequestTimeoutMs): ConfigurationOptions {
+  const deadline = {
+    pre: (context: RequestContext) => {
+      context.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
+  };
+  // The object-parameter API hands per-call middleware to the Observable API as they are.
+  return { middleware: [deadline], middlewareMergeStrategy: 'append' };
 }

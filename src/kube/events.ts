@@ -3,7 +3,7 @@ import { V1MicroTime, type EventsV1Event } from '@kubernetes/client-node';
 import type { EventSink } from '../lib/events.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { KubeClient } from './client.js';
+import { withDeadline, type KubeClient } from './client.js';
 import { describeApiError } from './errors.js';
 
 export interface KubeEventSinkOptions {
@@ -68,7 +68,7 @@ export function createKubeEventSink(o: KubeEventSinkOptions): EventSink {
       reportingController,
       reportingInstance: `${reportingController}-${o.nodeName}`.slice(0, 128),
     };
-    o.client.events.createNamespacedEvent({ namespace, body }).catch((err: unknown) => {
+    o.client.events.createNamespacedEvent({ namespace, body }, withDeadline()).catch((err: unknown) => {
       o.metrics.apiErrors.inc({ operation: 'create event' });
       o.logger.warn({ err: describeApiError(err), reason }, 'cannot post Kubernetes event');
     });

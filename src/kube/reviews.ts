@@ -2,7 +2,7 @@
 import type { V1TokenReviewStatus } from '@kubernetes/client-node';
 import { NodeCaError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
-import type { KubeClient } from './client.js';
+import { withDeadline, type KubeClient } from './client.js';
 import { describeApiError } from './errors.js';
 
 /** Who a bearer token belongs to, as the API server says (TokenReview). */
@@ -59,13 +59,16 @@ export function createReviewer(client: KubeClient, metrics?: Metrics): Reviewer 
   return {
     async reviewToken({ token, audiences = [] }) {
       const review = await client.authentication
-        .createTokenReview({
-          body: {
-            apiVersion: 'authentication.k8s.io/v1',
-            kind: 'TokenReview',
-            spec: { token, audiences: [...audiences] },
+        .createTokenReview(
+          {
+            body: {
+              apiVersion: 'authentication.k8s.io/v1',
+              kind: 'TokenReview',
+              spec: { token, audiences: [...audiences] },
+            },
           },
-        })
+          withDeadline(),
+        )
         .catch((err: unknown) => {
           throw unavailable('tokenreview', err);
         });
@@ -92,7 +95,7 @@ export function createReviewer(client: KubeClient, metrics?: Metrics): Reviewer 
         },
       };
       const review = await client.authorization
-        .createSubjectAccessReview({ body })
+        .createSubjectAccessReview({ body }, withDeadline())
         .catch((err: unknown) => {
           throw unavailable('subjectaccessreview', err);
         });

@@ -8,9 +8,12 @@ import {
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { backoffDelay, defaultBackoff, type BackoffPolicy } from './backoff.js';
-import type { KubeClient } from './client.js';
+import { withDeadline, type KubeClient } from './client.js';
 import { describeApiError } from './errors.js';
 import { createStreamWatch } from './stream-watch.js';
+
+/** A stream that lived this long was healthy: it ends with the server's timeout, and the backoff starts over. */
+const healthyStreamMs = 60_000;
 
 /** What `/v1/status` shows of one watch. */
 export interface WatchState {
@@ -36,9 +39,9 @@ export interface ObjectWatch<T> {
 
 const kinds = {
   services: (c: KubeClient, namespace: string, fieldSelector: string) =>
-    c.core.listNamespacedService({ namespace, fieldSelector }),
+    c.core.listNamespacedService({ namespace, fieldSelector }, withDeadline()),
   configmaps: (c: KubeClient, namespace: string, fieldSelector: string) =>
-    c.core.listNamespacedConfigMap({ namespace, fieldSelector }),
+    c.core.listNamespacedConfigMap({ namespace, fieldSelector }, withDeadline()),
 } as const;
 type Kind = keyof typeof kinds;
 type ObjectOf<K extends Kind> = K extends 'services' ? V1Service : V1ConfigMap;
@@ -110,10 +113,13 @@ export function createObjectWatch<K extends Kind>(
     },
     onOpen: () => {
       connected = true;
-      failures = 0;
     },
     onEnd: (err, livedMs, resume) => {
       connected = false;
+      // The backoff starts over only after a stream that lived (client-go waits
+      // about as long): a server or proxy that accepts and then drops every
+      // stream at once gets a growing delay, not a steady retry every half second.
+      if (livedMs >= healthyStreamMs) failures = 0;
       if (err === null || err === undefined) closedCleanly(livedMs, resume);
       else resume();
     },
@@ -146,7 +152,7 @@ export function createObjectWatch<K extends Kind>(
   // A stream the server ends cleanly is resumed at once by ListWatch; one that
   // keeps ending right after it opened (a proxy timeout) would make that a hot loop.
   function closedCleanly(livedMs: number, resume: () => void) {
-    if (stopped || livedMs >= 1000) {
+    if (stopped || livedMs >= healthyStreamMs) {
       resume();
       return;
     }
