@@ -7,9 +7,9 @@ import { errnoCode, errorMessage } from '../lib/errors.js';
  * status code and the Status reason only.
  */
 export function describeApiError(err: unknown): string {
-  if (err instanceof ApiException) return `HTTP ${err.code}${statusReason(err.body)}`;
+  if (err instanceof ApiException) return `HTTP ${err.code}${statusReason(err.body)}${hint(err.code)}`;
   const statusCode = (err as { statusCode?: unknown } | null)?.statusCode;
-  if (typeof statusCode === 'number') return `HTTP ${statusCode}`;
+  if (typeof statusCode === 'number') return `HTTP ${statusCode}${hint(statusCode)}`;
   const code = errnoCode(err);
   const message = errorMessage(err).split('\n')[0] ?? '';
   return code === undefined ? message : `${code}: ${message}`;
@@ -26,4 +26,11 @@ function statusReason(body: unknown): string {
   }
   const reason = (parsed as { reason?: unknown } | null)?.reason;
   return typeof reason === 'string' && reason !== '' ? ` ${reason}` : '';
+}
+
+/** What a 401 or 403 from the API server means, and where to look. */
+function hint(status: number): string {
+  if (status === 401) return ': the API server refused the credentials (the ServiceAccount token, or the kubeconfig user)';
+  if (status === 403) return ': RBAC does not allow it for this identity (for the agent: the node-ca Role and ClusterRole of the deploy manifests)';
+  return '';
 }

@@ -165,7 +165,7 @@ export function createObjectWatch<K extends Kind>(
     const delay = backoffDelay(failures, policy);
     o.logger.warn(
       { watch: id, err: lastError, retryInMs: delay },
-      'Kubernetes watch failed; restarting with backoff, last known state kept',
+      'Kubernetes list or watch failed; restarting with backoff, last known state kept',
     );
     clearTimeout(timer);
     timer = setTimeout(() => {

@@ -112,7 +112,7 @@ describe('agent: the API-watched CA source', () => {
     api.remove('configmaps', ns, 'image-registry-certificates');
     await agent.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('trust sync failed'));
     api.apiDown = 'refuse';
-    await agent.waitForLog((l) => l.msg?.startsWith('Kubernetes watch failed') === true);
+    await agent.waitForLog((l) => l.msg?.startsWith('Kubernetes list or watch failed') === true);
     expect(await readCa()).toBe(ca1.cert);
   });
 
