@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { pullCheckImageTimeoutMs, pullChecksAtOnce } from '../pull/limits.js';
 import {
   agentJson,
   agentRequest,
@@ -54,9 +55,6 @@ export interface AgentStatus {
   };
 }
 
-/** The agent's per-image pull-check limit (src/pull/checker.ts default) and images it checks at once. */
-export const PULL_IMAGE_LIMIT_MS = 120_000;
-export const PULL_IMAGES_AT_ONCE = 3;
 /** Added to a derived wait: the runtime detection, the answer's way back, a loaded node. */
 const MARGIN_MS = 30_000;
 /**
@@ -67,8 +65,8 @@ export const START_BACKUP_TIMEOUT_MS = 10 * 60_000;
 
 /** How long fleet waits for a pull check of `images`: the agent's worst case plus a margin. */
 export function pullCheckTimeoutMs(images: number): number {
-  const waves = Math.max(1, Math.ceil(images / PULL_IMAGES_AT_ONCE));
-  return waves * PULL_IMAGE_LIMIT_MS + MARGIN_MS;
+  const waves = Math.max(1, Math.ceil(images / pullChecksAtOnce));
+  return waves * pullCheckImageTimeoutMs + MARGIN_MS;
 }
 
 const finished = new Set(['Succeeded', 'Failed', 'Canceled']);

@@ -6,6 +6,7 @@ import { probeRegistry, type RegistryProbeResult } from './registry-probe.js';
 import type { CommandRunner } from './run-command.js';
 import { detectRuntime } from './detect.js';
 import { buildInspectCommand, buildPullCommand, parseStoredDigest, type RuntimeName, type RuntimeSettings } from './runtimes.js';
+import { pullCheckImageTimeoutMs, pullChecksAtOnce } from './limits.js';
 
 /** One image's answer (SPEC "Pull check result", plus store presence and the registry probe). */
 export interface PullCheckResult {
@@ -50,13 +51,13 @@ export interface PullCheckOptions {
 }
 
 export function createPullChecker(deps: PullCheckerDeps) {
-  const defaultTimeoutMs = deps.defaultTimeoutMs ?? 120_000;
+  const defaultTimeoutMs = deps.defaultTimeoutMs ?? pullCheckImageTimeoutMs;
 
   async function check(refs: readonly ImageReference[], options: PullCheckOptions = {}): Promise<PullCheckReport> {
     const timeoutMs = Math.min(options.timeoutMs ?? defaultTimeoutMs, defaultTimeoutMs);
     const wanted = options.runtime ?? deps.runtime;
     const runtime = await detectRuntime(wanted, deps.settings, deps.run, deps.shutdown);
-    const results = await mapBounded(refs, deps.concurrency ?? 3, (ref) => checkOne(ref, { wanted, runtime, timeoutMs }));
+    const results = await mapBounded(refs, deps.concurrency ?? pullChecksAtOnce, (ref) => checkOne(ref, { wanted, runtime, timeoutMs }));
     return { ok: results.every((r) => r.ok), results };
   }
 
