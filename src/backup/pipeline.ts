@@ -1,6 +1,6 @@
 import { lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode, errorMessage } from '../lib/errors.js';
+import { errnoCode, errorMessage, unlessMissing } from '../lib/errors.js';
 import { fsyncDir } from '../lib/fs-atomic.js';
 import { createArchiveSink, type ArchiveMember } from './archive-reader.js';
 import { BackupFailure, type BackupVerification } from './job.js';
@@ -181,10 +181,7 @@ async function writeDurable(file: string, data: string): Promise<void> {
 
 /** A file can be renamed over `target` (absent, or not a directory); rename(2) would fail with EISDIR. */
 async function checkReplaceable(target: string): Promise<void> {
-  const st = await lstat(target).catch((err: unknown) => {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  });
+  const st = await unlessMissing(lstat(target));
   if (st?.isDirectory() === true) throw Object.assign(new Error(`${target} is a directory`), { code: 'EISDIR' });
 }
 

@@ -2,14 +2,11 @@ import { realpathSync } from 'node:fs';
 import { lstat, realpath, readlink, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { BackupConfig } from '../config/schema.js';
-import { errnoCode, NodeCaError } from '../lib/errors.js';
+import { NodeCaError, unlessMissing } from '../lib/errors.js';
 
 /** The source must exist and be a real directory (a symlink would be archived as just the link). */
 export async function checkSource(sourceDir: string): Promise<void> {
-  const st = await lstat(sourceDir).catch((err: unknown) => {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  });
+  const st = await unlessMissing(lstat(sourceDir));
   if (st === undefined) throw new NodeCaError('SOURCE_MISSING', `backup source ${sourceDir} does not exist`);
   if (st.isSymbolicLink())
     throw new NodeCaError('SOURCE_MISSING', `backup source ${sourceDir} is a symlink; configure the directory it points to (${await linkTarget(sourceDir)})`);

@@ -1,6 +1,6 @@
 import { open, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode } from '../lib/errors.js';
+import { errnoCode, unlessMissing } from '../lib/errors.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 
 export type WriteMode = 'in-place' | 'rename';
@@ -44,10 +44,7 @@ const encoding = 'latin1';
  */
 export async function writeHostsFile(file: string, content: string): Promise<WriteMode> {
   const data = Buffer.from(content, encoding);
-  const target = await realpath(file).catch((err: unknown) => {
-    if (errnoCode(err) === 'ENOENT') return undefined;
-    throw err;
-  });
+  const target = await unlessMissing(realpath(file));
   if (target === undefined) {
     await writeFileAtomic(file, data, { mode: 0o644 });
     return 'rename';
@@ -80,10 +77,5 @@ async function writeInPlace(file: string, data: Buffer): Promise<void> {
 
 /** The hosts file's text; '' when it does not exist yet. */
 export async function readHostsFile(file: string): Promise<string> {
-  try {
-    return await readFile(file, encoding);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return '';
-    throw err;
-  }
+  return (await unlessMissing(readFile(file, encoding))) ?? '';
 }
