@@ -1,24 +1,21 @@
 import { readdir } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  startFleetCluster,
+  startFleetWithBundle,
+  controlPlane as cp,
   fillMinioSource as fillSource,
   parseBackupDoc as parse,
   backupDocByNode as byNode,
   type FleetCluster,
 } from '../support/fleet-cluster.js';
-import { makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
 
-const key = 'image-registry.image-registry-system.svc..5000';
-const cp = { 'node-role.kubernetes.io/control-plane': '' };
 
 let cluster: FleetCluster;
 let bundle: Record<string, string>;
 
 beforeEach(async () => {
-  cluster = await startFleetCluster();
-  bundle = { [key]: makeCa('registry-ca').cert };
+  ({ cluster, bundle } = await startFleetWithBundle());
 });
 afterEach(async () => {
   await cluster.close();

@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  startFleetCluster,
+  startFleetWithBundle,
+  controlPlane as cp,
   fillMinioSource as fillSource,
   parseBackupDoc as parse,
   backupDocByNode as byNode,
@@ -12,10 +13,7 @@ import {
   type FleetCluster,
   type FleetNode,
 } from '../support/fleet-cluster.js';
-import { makeCa } from '../support/pki.js';
 
-const key = 'image-registry.image-registry-system.svc..5000';
-const cp = { 'node-role.kubernetes.io/control-plane': '' };
 const master = { 'node-role.kubernetes.io/master': '' };
 
 let cluster: FleetCluster;
@@ -24,8 +22,7 @@ let trapConnections = 0;
 let bundle: Record<string, string>;
 
 beforeEach(async () => {
-  cluster = await startFleetCluster();
-  bundle = { [key]: makeCa('registry-ca').cert };
+  ({ cluster, bundle } = await startFleetWithBundle());
 });
 afterEach(async () => {
   trap?.close();

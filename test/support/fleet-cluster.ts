@@ -90,6 +90,16 @@ function readyz(port: number): Promise<boolean> {
   });
 }
 
+/** The CA ConfigMap key of the registry the fleet tests' agents trust. */
+export const registryKey = 'image-registry.image-registry-system.svc..5000';
+/** Node labels of a control-plane node (what `fleet backup` selects by default). */
+export const controlPlane = { 'node-role.kubernetes.io/control-plane': '' };
+
+/** A fresh cluster and a one-key CA bundle for its agents: a fleet test's usual start. */
+export async function startFleetWithBundle(): Promise<{ cluster: FleetCluster; bundle: Record<string, string> }> {
+  return { cluster: await startFleetCluster(), bundle: { [registryKey]: makeCa('registry-ca').cert } };
+}
+
 /**
  * `files` (default): every agent serves one certificate issued for 127.0.0.1
  * by `caPem` (SPEC `tls.mode: files`), cheap to start on a loaded machine;
