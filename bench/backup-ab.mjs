@@ -10,7 +10,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, runBackup, shippedNodeFlags, startBackupAgent } from './lib.mjs';
+import { cpuSeconds, median, runBackup, shippedNodeFlags, startBackupAgent } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: { a: { type: 'string' }, b: { type: 'string' }, runs: { type: 'string', default: '4' }, tree: { type: 'string', default: '/var/tmp/node-ca-bench-trees/small-files' } },
@@ -36,7 +36,6 @@ async function backup(agent) {
   process.stderr.write(`  ${agent.name}: ${seconds.toFixed(2)} s, agent CPU ${agent.cpus.at(-1).toFixed(1)} s\n`);
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const agents = [await startAgent('a', opts.a), await startAgent('b', opts.b)];
 try {
   for (let r = 0; r < Number(opts.runs); r++) for (const agent of r % 2 === 0 ? agents : [...agents].reverse()) await backup(agent);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Backup benchmark: a verified backup through the node-ca agent against
-// `tar -cf X -C / src && sync X` on the same tree, runs alternating.
+// `tar -cf X -C / src && sync X` on the same tree, runs alternating in ABBA order (node-ca then
+// tar, tar then node-ca, ...) after one uncounted warm-up run of each.
 // Targets: time ratio <= 1.10 on both trees (the ratio of the medians; each pair's own ratio is
 // printed too, since this VM's speed drifts between minutes); agent peak RSS (VmHWM) <= 150 MiB.
 // Usage (after `npm run build`): node bench/backup.mjs [--small] [--runs N] [--dir BASE] [--tree small-files|big-files]
@@ -13,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, rm, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { cpuSeconds, rssMiB, runBackup, shippedNodeFlags, startBackupAgent } from './lib.mjs';
+import { cpuSeconds, median, rssMiB, runBackup, shippedNodeFlags, startBackupAgent } from './lib.mjs';
 
 const { values: opts } = parseArgs({
   options: { keep: { type: 'boolean', default: false }, 'node-flags': { type: 'string' }, tree: { type: 'string' }, 'agent-node-options': { type: 'string', default: '' }, small: { type: 'boolean', default: false }, runs: { type: 'string', default: '2' }, dir: { type: 'string', default: '/var/tmp' } },
@@ -85,7 +86,6 @@ async function timeAgent(base, src) {
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const base = opts.keep ? path.join(opts.dir, 'node-ca-bench-trees') : await mkdtemp(path.join(opts.dir, 'node-ca-bench-'));
 const exists = (p) => access(p).then(() => true, () => false);
 const results = [];
@@ -103,16 +103,22 @@ try {
     }
     const agentRuns = [];
     const tarRuns = [];
-    await timeTar(src, path.join(base, 'warm.tar')); // page-cache warm-up, not counted
+    // Warm-up, not counted: one run of each side, so neither pays alone for whatever the first
+    // reads and writes after a pause cost on this VM (its guest kernel pages out idle page cache).
+    const warmTar = await timeTar(src, path.join(base, 'warm.tar'));
+    const warmAgent = await timeAgent(base, src);
+    process.stderr.write(`  warm-up (not counted): tar+sync ${warmTar.toFixed(2)} s, node-ca ${warmAgent.s.toFixed(2)} s\n`);
     for (let r = 0; r < runs; r++) {
+      // ABBA: every other pair runs tar first, so neither side always follows the other's read of the tree.
+      if (r % 2 === 1) tarRuns.push(await timeTar(src, path.join(base, 'plain.tar')));
       agentRuns.push(await timeAgent(base, src));
-      tarRuns.push(await timeTar(src, path.join(base, 'plain.tar')));
+      if (r % 2 === 0) tarRuns.push(await timeTar(src, path.join(base, 'plain.tar')));
       const ph = agentRuns.at(-1).phases;
-      process.stderr.write(`  run ${r + 1}: node-ca ${agentRuns.at(-1).s.toFixed(2)} s (walk ${ph.walk.toFixed(2)} + stream ${ph.stream.toFixed(2)} + verify ${ph.verify.toFixed(2)} s; CPU ${agentRuns.at(-1).cpuS.toFixed(1)} s, RSS ${agentRuns.at(-1).rssMiB.toFixed(0)} MiB), tar+sync ${tarRuns.at(-1).toFixed(2)} s, pair ratio ${(agentRuns.at(-1).s / tarRuns.at(-1)).toFixed(3)}\n`);
+      process.stderr.write(`  run ${r + 1} (${r % 2 === 0 ? 'node-ca first' : 'tar first'}): node-ca ${agentRuns.at(-1).s.toFixed(2)} s (walk ${ph.walk.toFixed(2)} + stream ${ph.stream.toFixed(2)} + verify ${ph.verify.toFixed(2)} s; CPU ${agentRuns.at(-1).cpuS.toFixed(1)} s, RSS ${agentRuns.at(-1).rssMiB.toFixed(0)} MiB), tar+sync ${tarRuns.at(-1).toFixed(2)} s, pair ratio ${(agentRuns.at(-1).s / tarRuns.at(-1)).toFixed(3)}\n`);
     }
     const nodeCa = median(agentRuns.map((x) => x.s));
     const tar = median(tarRuns);
-    results.push({ tree: t.name, files: t.files, archiveBytes: agentRuns[0].bytes, nodeCaSeconds: nodeCa, nodeCaCpuSeconds: median(agentRuns.map((x) => x.cpuS)), tarSyncSeconds: tar, ratio: nodeCa / tar, pairRatios: agentRuns.map((x, i) => Number((x.s / tarRuns[i]).toFixed(3))), peakRssMiB: Math.max(...agentRuns.map((x) => x.rssMiB)), verified: agentRuns.every((x) => x.matched) });
+    results.push({ tree: t.name, files: t.files, archiveBytes: agentRuns[0].bytes, nodeCaSeconds: nodeCa, nodeCaCpuSeconds: median(agentRuns.map((x) => x.cpuS)), tarSyncSeconds: tar, ratio: nodeCa / tar, pairRatios: agentRuns.map((x, i) => Number((x.s / tarRuns[i]).toFixed(3))), peakRssMiB: Math.max(warmAgent.rssMiB, ...agentRuns.map((x) => x.rssMiB)), verified: warmAgent.matched && agentRuns.every((x) => x.matched) });
     if (!opts.keep) await rm(src, { recursive: true, force: true });
   }
 } finally {

@@ -10,6 +10,13 @@ export function percentile(values, p) {
   return sorted[Math.max(0, i)];
 }
 
+/** The median; for an even count, the mean of the two middle values. */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const m = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+}
+
 /** Resident set size of a process, MiB (VmRSS), or its peak (VmHWM). */
 export async function rssMiB(pid, field = 'VmRSS') {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
