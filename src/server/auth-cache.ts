@@ -45,3 +45,34 @@ export function createDecisionCache<V>(options: DecisionCacheOptions<V>): Decisi
     },
   };
 }
+
+/**
+ * The reviews being asked right now, so callers with the same key share one
+ * API call: N requests with a new token that arrive before its first answer
+ * would otherwise send N TokenReviews. An entry goes when its call settles,
+ * answer or error, so a failure reaches every waiter and is never kept; when
+ * `max` calls are in flight, a further key is asked for alone, unshared.
+ */
+export interface InFlightReviews<V> {
+  /** The pending call for `key` if there is one, else `call()`, shared until it settles. */
+  run(key: string, call: () => Promise<V>): Promise<V>;
+  readonly size: number;
+}
+
+export function createInFlightReviews<V>(max: number): InFlightReviews<V> {
+  const pending = new Map<string, Promise<V>>();
+  return {
+    run(key, call) {
+      const shared = pending.get(key);
+      if (shared !== undefined) return shared;
+      if (pending.size >= max) return call();
+      // `finally` runs before the returned promise settles: no caller is handed a settled call.
+      const started = call().finally(() => pending.delete(key));
+      pending.set(key, started);
+      return started;
+    },
+    get size() {
+      return pending.size;
+    },
+  };
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { NodeCaError, errorMessage } from '../lib/errors.js';
-import { createDecisionCache, type DecisionCache } from './auth-cache.js';
+import { createDecisionCache, createInFlightReviews, type DecisionCache, type InFlightReviews } from './auth-cache.js';
 import {
   accessGroup,
   missingToken,
@@ -29,7 +29,9 @@ export interface KubernetesAuthOptions {
  * SHA-256 (the token itself is never kept as a key): a fleet backup polls
  * each agent every second, and two API round trips per poll would be waste.
  * Denied answers expire sooner than allowed ones, so a new RoleBinding is
- * seen quickly. An API error is never cached and never allows: 503.
+ * seen quickly. Requests with the same key that arrive while its review is
+ * asked wait for that one call. An API error is never cached and never
+ * allows: 503, for every request that waited on the failed call.
  */
 export function createKubernetesAuthorizer(options: KubernetesAuthOptions): Authorizer {
   const cacheOptions = {
@@ -38,8 +40,12 @@ export function createKubernetesAuthorizer(options: KubernetesAuthOptions): Auth
   };
   const allowed = options.allowedTtlMs ?? 10_000;
   const denied = options.deniedTtlMs ?? 5_000;
-  const tokens = createDecisionCache<TokenReviewResult>({ ...cacheOptions, ttlMs: (r) => (r.authenticated ? allowed : denied) });
-  const access = createDecisionCache<AccessReviewResult>({ ...cacheOptions, ttlMs: (r) => (r.allowed ? allowed : denied) });
+  const reviews = <T>(ttlMs: (answer: T) => number): Reviews<T> => ({
+    answers: createDecisionCache({ ...cacheOptions, ttlMs }),
+    asking: createInFlightReviews(cacheOptions.max),
+  });
+  const tokens = reviews<TokenReviewResult>((r) => (r.authenticated ? allowed : denied));
+  const access = reviews<AccessReviewResult>((r) => (r.allowed ? allowed : denied));
 
   return async (request: AccessRequest) => {
     if (request.token === undefined) throw missingToken();
@@ -73,13 +79,22 @@ function forbidden(user: string, request: AccessRequest, node: string): NodeCaEr
   );
 }
 
-async function cached<T>(cache: DecisionCache<T>, key: string, token: string, call: () => Promise<T>): Promise<T> {
-  const hit = cache.get(key);
+/** One kind of review: its cached answers and the calls asking it right now. */
+interface Reviews<T> {
+  readonly answers: DecisionCache<T>;
+  readonly asking: InFlightReviews<T>;
+}
+
+async function cached<T>(reviews: Reviews<T>, key: string, token: string, call: () => Promise<T>): Promise<T> {
+  const hit = reviews.answers.get(key);
   if (hit !== undefined) return hit;
   try {
-    const answer = await call();
-    cache.set(key, answer);
-    return answer;
+    // Cached inside the shared call: a request arriving after it settles finds the answer.
+    return await reviews.asking.run(key, async () => {
+      const answer = await call();
+      reviews.answers.set(key, answer);
+      return answer;
+    });
   } catch (err) {
     // The cause is logged: an API error can echo the TokenReview body, token included.
     const cause = new Error(errorMessage(err).split(token).join('[redacted]'));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { startKubeApiDouble, type KubeApiDouble } from '../support/kube-api-double.js';
+import { startKubeApiDouble, type KubeApiDouble, type ReviewKind } from '../support/kube-api-double.js';
 import { issueServerCert, makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
 
@@ -156,6 +156,58 @@ describe('auth.mode: kubernetes, against the API server double', () => {
     const logText = JSON.stringify(agent.logs);
     expect(logText).not.toContain('tok-operator');
     expect(logText).not.toContain('tok-new');
+  });
+
+  const kubernetesAgent = () => start(config({ auth: { mode: 'kubernetes' } }, { kubeconfig: api.kubeconfigPath }));
+  const tokenReviewsOf = (token: string) => api.tokenReviews.filter((spec) => spec.token === token).length;
+  const accessReviewsOf = (user: string) => api.accessReviews.filter((spec) => spec.user === user).length;
+  const allowStatus = (token: string, username: string) => {
+    api.tokens.set(token, { username });
+    api.accessRules.push({ user: username, resource: 'status', verb: 'get', name: 'test-node' });
+  };
+
+  /**
+   * `count` concurrent GET /v1/status with one token while the double holds the `kind` reviews;
+   * released (as usual, or failed with `code`) once every request has reached the authorizer —
+   * fastify logs "incoming request" in the same synchronous run that calls it.
+   */
+  async function burst(agent: AgentProcess, options: { token: string; count: number; kind: ReviewKind; code?: number }): Promise<Answer[]> {
+    const hold = api.holdReviews(options.kind);
+    const answers = Promise.all(Array.from({ length: options.count }, () => call(`${agent.url!}/v1/status`, { token: options.token })));
+    try {
+      const arrived = () => agent.logs.filter((l) => l.msg === 'incoming request').length;
+      await waitFor(() => hold.waiting > 0 && arrived() === options.count, { message: `${options.count} requests at the agent and a held ${options.kind} call` });
+    } finally {
+      hold.release(options.code);
+    }
+    return answers;
+  }
+
+  it('asks one TokenReview and one SubjectAccessReview for 20 concurrent requests with a new token', async () => {
+    allowStatus('tok-burst', 'burst');
+    const agent = await kubernetesAgent();
+    const answers = await burst(agent, { token: 'tok-burst', count: 20, kind: 'tokenreviews' });
+    expect(answers.map((a) => a.status)).toEqual(Array<number>(20).fill(200));
+    expect(tokenReviewsOf('tok-burst')).toBe(1);
+    expect(accessReviewsOf('burst')).toBe(1);
+  });
+
+  it.each([
+    ['tokenreviews', 'TokenReview'],
+    ['subjectaccessreviews', 'SubjectAccessReview'],
+  ] as const)('answers 503 to every request waiting on a failed %s call, caches nothing, and asks again for the next request', async (kind, name) => {
+    const token = `tok-flaky-${kind}`;
+    const user = `flaky-${kind}`;
+    allowStatus(token, user);
+    const agent = await kubernetesAgent();
+    const failed = await burst(agent, { token, count: 10, kind, code: 500 });
+    expect(failed.map((a) => a.status)).toEqual(Array<number>(10).fill(503));
+    for (const a of failed) expect(JSON.parse(a.body)).toMatchObject({ error: { code: 'AUTH_UNAVAILABLE' } });
+    const asked = () => (kind === 'tokenreviews' ? tokenReviewsOf(token) : accessReviewsOf(user));
+    expect(asked(), `${name}s sent for 10 waiting requests`).toBe(1);
+    expect((await call(`${agent.url!}/v1/status`, { token })).status).toBe(200);
+    expect(asked(), `${name}s sent after the next request`).toBe(2);
+    expect(JSON.stringify(agent.logs)).not.toContain(token);
   });
 
   it('refuses to start without a way to reach the API (exit 2, kubeconfig named)', async () => {

@@ -17,8 +17,8 @@ export type { KubeObject };
  * watch streams (headers flushed at once, one JSON event per line, resume
  * from a resourceVersion, 410 Gone as an ERROR event for a compacted one),
  * TokenReview, SubjectAccessReview and events.k8s.io/v1 Events. Tests change
- * objects through its methods, break it (`dropConnections`, `apiDown`) and
- * count the requests an agent makes.
+ * objects through its methods, break it (`dropConnections`, `apiDown`), hold
+ * review answers (`holdReviews`) and count the requests an agent makes.
  */
 
 export type ResourceName = 'configmaps' | 'services' | 'nodes' | 'pods';
@@ -68,6 +68,24 @@ export interface AccessRule {
   readonly group?: string;
 }
 
+/** The two review kinds, by their resource name. */
+export type ReviewKind = 'tokenreviews' | 'subjectaccessreviews';
+const reviewPaths: Record<string, ReviewKind> = {
+  '/apis/authentication.k8s.io/v1/tokenreviews': 'tokenreviews',
+  '/apis/authorization.k8s.io/v1/subjectaccessreviews': 'subjectaccessreviews',
+};
+
+/** Reviews of one kind held unanswered (`holdReviews`) until the test releases them. */
+export interface ReviewHold {
+  /** Reviews received and not answered yet. */
+  readonly waiting: number;
+  /**
+   * Answers every held review and stops holding: as usual, or with `code` and a
+   * Status body the way the API server fails a request (e.g. 500 InternalError).
+   */
+  release(code?: number): void;
+}
+
 /** `refuse`: every new TCP connection is reset; `unavailable`: every request answers 503. */
 export type ApiDownMode = false | 'refuse' | 'unavailable';
 
@@ -85,8 +103,12 @@ export interface KubeApiDouble {
   readonly tokens: Map<string, TokenIdentity>;
   /** SubjectAccessReview answers: allowed when a rule matches. */
   readonly accessRules: AccessRule[];
-  /** SubjectAccessReview request specs received. */
+  /** TokenReview request specs received (answered or not). */
+  readonly tokenReviews: Record<string, unknown>[];
+  /** SubjectAccessReview request specs received (answered or not). */
   readonly accessReviews: Record<string, unknown>[];
+  /** Holds the answer of every review of `kind` received from now until `release`. */
+  holdReviews(kind: ReviewKind): ReviewHold;
   apiDown: ApiDownMode;
   create(resource: ResourceName, obj: KubeObject): KubeObject;
   update(resource: ResourceName, obj: KubeObject): KubeObject;
@@ -189,7 +211,9 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
   const events: KubeObject[] = [];
   const tokens = new Map<string, TokenIdentity>();
   const accessRules: AccessRule[] = [];
+  const tokenReviews: Record<string, unknown>[] = [];
   const accessReviews: Record<string, unknown>[] = [];
+  const holds = new Map<ReviewKind, ((code: number | undefined) => void)[]>();
 
   const keyOf = (r: ResourceName, ns: string | undefined, name: string) =>
     `${r}/${ns ?? ''}/${name}`;
@@ -324,12 +348,9 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
   async function handlePost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
     if (req.method !== 'POST') return false;
     const p = url.pathname;
-    if (p === '/apis/authentication.k8s.io/v1/tokenreviews') {
-      send(res, 201, tokenReview(await readJson(req)));
-      return true;
-    }
-    if (p === '/apis/authorization.k8s.io/v1/subjectaccessreviews') {
-      send(res, 201, accessReview(await readJson(req)));
+    const review = reviewPaths[p];
+    if (review !== undefined) {
+      await answerReview(review, await readJson(req), res);
       return true;
     }
     const ev = /^\/apis\/events\.k8s\.io\/v1\/namespaces\/([^/]+)\/events$/.exec(p);
@@ -352,6 +373,39 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     return false;
   }
 
+  async function answerReview(
+    kind: ReviewKind,
+    body: Record<string, unknown>,
+    res: ServerResponse,
+  ): Promise<void> {
+    (kind === 'tokenreviews' ? tokenReviews : accessReviews).push(
+      (body.spec ?? {}) as Record<string, unknown>,
+    );
+    const held = holds.get(kind);
+    const code =
+      held === undefined
+        ? undefined
+        : await new Promise<number | undefined>((resolve) => held.push(resolve));
+    if (code !== undefined)
+      send(res, code, status(code, 'InternalError', `the double failed this ${kind} request`));
+    else send(res, 201, kind === 'tokenreviews' ? tokenReview(body) : accessReview(body));
+  }
+
+  function holdReviews(kind: ReviewKind): ReviewHold {
+    if (holds.has(kind)) throw new Error(`${kind} are held already`);
+    const held: ((code: number | undefined) => void)[] = [];
+    holds.set(kind, held);
+    return {
+      get waiting() {
+        return held.length;
+      },
+      release(code) {
+        if (holds.get(kind) === held) holds.delete(kind);
+        for (const answer of held.splice(0)) answer(code);
+      },
+    };
+  }
+
   function tokenReview(body: Record<string, unknown>) {
     const spec = (body.spec ?? {}) as { token?: string; audiences?: string[] };
     return {
@@ -368,7 +422,6 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       user?: string;
       resourceAttributes?: Record<string, string>;
     };
-    accessReviews.push(spec);
     const a = spec.resourceAttributes ?? {};
     const allowed = accessRules.some(
       (r) =>
@@ -453,7 +506,9 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
     events,
     tokens,
     accessRules,
+    tokenReviews,
     accessReviews,
+    holdReviews,
     get apiDown() {
       return apiDown;
     },
@@ -496,6 +551,7 @@ export async function startKubeApiDouble(options: { token?: string } = {}): Prom
       return watchers.size;
     },
     async close() {
+      for (const held of holds.values()) for (const answer of held.splice(0)) answer(503);
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) =>
         server.close(() => {
