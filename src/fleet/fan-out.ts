@@ -1,3 +1,4 @@
+import { mapBounded } from '../lib/bounded.js';
 import { errorMessage } from '../lib/errors.js';
 import { AgentCallError } from './agent-client.js';
 
@@ -43,30 +44,19 @@ export async function fanOut<I extends { node: string }, T>(
   work: (item: I) => Promise<T>,
   options: { concurrency?: number | undefined } = {},
 ): Promise<NodeResult<T>[]> {
-  const limit =
-    options.concurrency !== undefined && options.concurrency > 0
-      ? options.concurrency
-      : items.length;
-  const results: NodeResult<T>[] = new Array<NodeResult<T>>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let index = next++; index < items.length; index = next++) {
-      const item = items[index] as I;
-      try {
-        results[index] = { node: item.node, ok: true, value: await work(item) };
-      } catch (err) {
-        const value = err instanceof NodeOperationFailed ? (err.value as T) : undefined;
-        results[index] = {
-          node: item.node,
-          ok: false,
-          error: failureOf(err),
-          ...(value === undefined ? {} : { value }),
-        };
-      }
+  return mapBounded(items, options.concurrency, async (item): Promise<NodeResult<T>> => {
+    try {
+      return { node: item.node, ok: true, value: await work(item) };
+    } catch (err) {
+      const value = err instanceof NodeOperationFailed ? (err.value as T) : undefined;
+      return {
+        node: item.node,
+        ok: false,
+        error: failureOf(err),
+        ...(value === undefined ? {} : { value }),
+      };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  });
 }
 
 /** Node names of the failed results, for the exit message. */

@@ -1,10 +1,11 @@
+import { mapBounded } from '../lib/bounded.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { classifyPullFailure, trimRuntimeMessage, type PullErrorCode } from './classify.js';
 import type { ImageReference } from './reference.js';
 import { probeRegistry, type RegistryProbeResult } from './registry-probe.js';
 import type { CommandRunner } from './run-command.js';
-import { detectRuntime } from './detect.js';
+import { describeMissingRuntime, detectRuntime, type RuntimeDetection } from './detect.js';
 import { buildInspectCommand, buildPullCommand, parseStoredDigest, type RuntimeName, type RuntimeSettings } from './runtimes.js';
 import { pullCheckImageTimeoutMs, pullChecksAtOnce } from './limits.js';
 
@@ -56,8 +57,9 @@ export function createPullChecker(deps: PullCheckerDeps) {
   async function check(refs: readonly ImageReference[], options: PullCheckOptions = {}): Promise<PullCheckReport> {
     const timeoutMs = Math.min(options.timeoutMs ?? defaultTimeoutMs, defaultTimeoutMs);
     const wanted = options.runtime ?? deps.runtime;
-    const runtime = await detectRuntime(wanted, deps.settings, deps.run, deps.shutdown);
-    const results = await mapBounded(refs, deps.concurrency ?? pullChecksAtOnce, (ref) => checkOne(ref, { wanted, runtime, timeoutMs }));
+    // Detection gets one per-image timeout for all its probes, before the images' own deadlines start.
+    const detection = await detectRuntime(wanted, deps.settings, deps.run, { timeoutMs, signal: deps.shutdown });
+    const results = await mapBounded(refs, deps.concurrency ?? pullChecksAtOnce, (ref) => checkOne(ref, { wanted, detection, timeoutMs }));
     return { ok: results.every((r) => r.ok), results };
   }
 
@@ -66,9 +68,9 @@ export function createPullChecker(deps: PullCheckerDeps) {
     // One deadline for everything done for this image: the pull, the listing, the probe and
     // the second pull below, so an image takes its timeout (plus the listing's 1 s floor).
     const budget: Budget = { timeoutMs: plan.timeoutMs, deadline: started + plan.timeoutMs };
-    const { runtime } = plan;
+    const { runtime } = plan.detection;
     const [firstOutcome, registryProbe] = await Promise.all([
-      runtime === undefined ? missing(plan.wanted) : pullWith(runtime, ref, budget),
+      runtime === undefined ? missing(plan.wanted, plan.detection) : pullWith(runtime, ref, budget),
       probe(ref, budget),
     ]);
     // The runtime says "unknown authority" but a handshake with the very ca.crt node-ca wrote
@@ -127,10 +129,10 @@ export type PullChecker = ReturnType<typeof createPullChecker>;
 
 type Outcome = Pick<PullCheckResult, 'ok' | 'digest' | 'present' | 'error'>;
 
-/** What one request asked for and what it found: the runtime wanted, the one detected, the per-image timeout. */
+/** What one request asked for and what it found: the runtime wanted, what detection found, the per-image timeout. */
 interface Plan {
   readonly wanted: 'auto' | RuntimeName;
-  readonly runtime: RuntimeName | undefined;
+  readonly detection: RuntimeDetection;
   readonly timeoutMs: number;
 }
 
@@ -151,11 +153,8 @@ function disagree(outcome: Outcome, probe: RegistryProbeResult | null): boolean 
   return outcome.error?.code === 'X509_UNKNOWN_AUTHORITY' && probe?.tlsVerified === true;
 }
 
-function missing(wanted: 'auto' | RuntimeName): Promise<Outcome> {
-  const message =
-    wanted === 'auto'
-      ? 'none of nerdctl, crictl, ctr answers --version through pull.hostExec'
-      : `${wanted} is not installed or does not answer --version through pull.hostExec`;
+function missing(wanted: 'auto' | RuntimeName, detection: RuntimeDetection): Promise<Outcome> {
+  const message = describeMissingRuntime(wanted, detection);
   return Promise.resolve({ ok: false, digest: null, present: false, error: { code: 'RUNTIME_MISSING', message } });
 }
 
@@ -168,18 +167,4 @@ function failureOf(r: Awaited<ReturnType<CommandRunner>>, timeoutMs: number): { 
   // 127: the shell or nsenter could not find the binary on the host.
   if (r.exitCode === 127) return { code: 'RUNTIME_MISSING', message: trimRuntimeMessage(output) };
   return { code: classifyPullFailure(output), message: trimRuntimeMessage(output) };
-}
-
-/** Maps with at most `limit` calls in flight, results in input order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -44,6 +44,26 @@ exit 0
 `;
 }
 
+/** Runtimes that never answer `--version` (a wedged binary, or a hostExec that blocks), pid in `version-<name>.pid`. */
+async function writeHangingVersionFixtures(dir: string): Promise<string> {
+  const bin = path.join(dir, 'bin');
+  await mkdir(bin, { recursive: true });
+  for (const name of ['nerdctl', 'crictl', 'ctr']) {
+    const pidFile = path.join(dir, `version-${name}.pid`);
+    await writeFile(
+      path.join(bin, name),
+      `#!/bin/sh
+PATH=/usr/bin:/bin
+echo "${name} $*" >> "${dir}/calls.log"
+if [ "$1" = "--version" ]; then echo $$ > "${pidFile}.tmp" && mv "${pidFile}.tmp" "${pidFile}"; exec sleep 600; fi
+exit 1
+`,
+    );
+    await chmod(path.join(bin, name), 0o755);
+  }
+  return bin;
+}
+
 async function writeFixtures(dir: string, which: readonly ('nerdctl' | 'crictl')[]): Promise<string> {
   const bin = path.join(dir, 'bin');
   await mkdir(bin, { recursive: true });
@@ -83,8 +103,10 @@ describe('runtime adapters with fixture binaries', () => {
   });
   afterEach(async () => {
     shutdown.abort();
-    const pid = await readPid(path.join(dir, 'hang.pid'));
-    if (pid !== undefined) killPid(pid);
+    for (const file of ['hang.pid', 'version-nerdctl.pid', 'version-crictl.pid', 'version-ctr.pid']) {
+      const pid = await readPid(path.join(dir, file));
+      if (pid !== undefined) killPid(pid);
+    }
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -98,6 +120,21 @@ describe('runtime adapters with fixture binaries', () => {
       logger: createLogger({ level: 'silent' }),
       shutdown: shutdown.signal,
       ...extra,
+    });
+  }
+
+  /** The agent as a process, with `bin` as its PATH (where the runtimes are found) and the fixture registry allowed. */
+  async function startFixtureAgent(bin: string) {
+    const source = path.join(dir, 'source');
+    await mkdir(source);
+    return startAgentProcess({
+      env: { PATH: bin },
+      config: {
+        trust: { sourceDir: source, containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
+        hosts: { file: '' },
+        server: loopbackServer,
+        pull: { allowedRegistries: [registry] },
+      },
     });
   }
 
@@ -182,19 +219,50 @@ describe('runtime adapters with fixture binaries', () => {
     expect(report.results[0]?.error?.message).toContain('1000 ms');
   });
 
+  it('runtime detection that hangs ends within the request timeout: RUNTIME_MISSING saying so', async () => {
+    const bin = await writeHangingVersionFixtures(dir);
+    const agent = await startFixtureAgent(bin);
+    try {
+      const timeoutMs = 2000;
+      const started = performance.now();
+      const response = await fetch(`${agent.url}/v1/pull-checks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ images: [`${registry}/acp/core:v1`], timeoutSeconds: timeoutMs / 1000 }),
+      });
+      const body = (await response.json()) as { ok: boolean; results: { runtime: string | null; error?: { code: string; message: string } }[] };
+      const elapsed = performance.now() - started;
+      expect(response.status).toBe(200);
+      // The first probe takes the whole timeout; each probe used to get 10 s, so three took 30 s.
+      expect(elapsed).toBeGreaterThanOrEqual(timeoutMs - 50);
+      expect(elapsed).toBeLessThan(timeoutMs + 2500);
+      expect(body.ok).toBe(false);
+      expect(body.results[0]).toMatchObject({ runtime: null, error: { code: 'RUNTIME_MISSING' } });
+      expect(body.results[0]?.error?.message).toMatch(
+        /^no runtime answered --version in time: nerdctl did not answer --version through pull\.hostExec within \d+ ms; crictl, ctr not tried: the 2000 ms timeout was used up$/,
+      );
+      expect(await calls()).toEqual(['nerdctl --version']);
+      const pid = await waitFor(() => readPid(path.join(dir, 'version-nerdctl.pid')), { timeoutMs: 5000, message: 'probe pid' });
+      await waitFor(() => !isAlive(pid), { timeoutMs: 5000, message: 'hanging --version probe killed' });
+    } finally {
+      await agent.stop('SIGKILL');
+    }
+  });
+
+  it('a runtime asked for that hangs on --version: the same, naming it', async () => {
+    const bin = await writeHangingVersionFixtures(dir);
+    const timeoutMs = 1500;
+    const started = performance.now();
+    const report = await checker(bin).check([ref(`${registry}/acp/core:v1`)], { runtime: 'crictl', timeoutMs });
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(timeoutMs + 2500);
+    expect(report.results[0]).toMatchObject({ ok: false, runtime: null, error: { code: 'RUNTIME_MISSING' } });
+    expect(report.results[0]?.error?.message).toMatch(/^crictl did not answer --version through pull\.hostExec within \d+ ms$/);
+  });
+
   it('agent shutdown (SIGTERM) kills a running pull and the agent exits 0', async () => {
     const bin = await writeFixtures(dir, ['nerdctl']);
-    const source = path.join(dir, 'source');
-    await mkdir(source);
-    const agent = await startAgentProcess({
-      env: { PATH: bin },
-      config: {
-        trust: { sourceDir: source, containerdCertsDir: path.join(dir, 'certs.d'), dockerCertsDir: '' },
-        hosts: { file: '' },
-        server: loopbackServer,
-        pull: { allowedRegistries: [registry] },
-      },
-    });
+    const agent = await startFixtureAgent(bin);
     try {
       const answer = fetch(`${agent.url}/v1/pull-checks`, {
         method: 'POST',

@@ -86,6 +86,56 @@ describe('RUNTIME_MISSING names the runtime the request asked for', () => {
   });
 });
 
+describe('runtime detection shares the request timeout', () => {
+  /** A runner whose `--version` probes answer as `probes` says (hang: until killed), recording each probe's timeout. */
+  function probingRunner(probes: Partial<Record<string, 'hang' | 'absent'>>) {
+    const versionTimeouts: [string, number][] = [];
+    const run: CommandRunner = (argv, options) => {
+      if (argv[1] !== '--version') return Promise.resolve(done);
+      versionTimeouts.push([argv[0], options.timeoutMs]);
+      const behaviour = probes[argv[0]];
+      if (behaviour === 'hang') return after(60_000, options, done);
+      return Promise.resolve(behaviour === 'absent' ? { ...done, exitCode: 127 } : done);
+    };
+    return { run, versionTimeouts };
+  }
+
+  it('each probe gets at most 10 s of a long timeout', async () => {
+    const { run, versionTimeouts } = probingRunner({ nerdctl: 'absent' });
+    const report = await checker(run).check([ref('registry.local:5000/acp/core:v1')], { timeoutMs: 60_000 });
+    expect(report.results[0]).toMatchObject({ runtime: 'crictl' });
+    expect(versionTimeouts).toEqual([['nerdctl', 10_000], ['crictl', 10_000]]);
+  });
+
+  it('a probe gets only what is left, and the candidates after the deadline are not probed', async () => {
+    const timeoutMs = 1500;
+    const { run, versionTimeouts } = probingRunner({ nerdctl: 'hang', crictl: 'hang', ctr: 'hang' });
+    const started = performance.now();
+    const report = await checker(run).check([ref('registry.local:5000/acp/core:v1')], { timeoutMs });
+    const elapsed = performance.now() - started;
+    expect(versionTimeouts.map(([name]) => name)).toEqual(['nerdctl']);
+    const given = versionTimeouts[0]![1];
+    expect(given).toBeLessThanOrEqual(timeoutMs);
+    expect(given).toBeGreaterThan(timeoutMs - 100);
+    expect(elapsed).toBeLessThan(timeoutMs + 600);
+    expect(report.results[0]).toMatchObject({
+      ok: false,
+      runtime: null,
+      error: {
+        code: 'RUNTIME_MISSING',
+        message: `no runtime answered --version in time: nerdctl did not answer --version through pull.hostExec within ${given} ms; crictl, ctr not tried: the ${timeoutMs} ms timeout was used up`,
+      },
+    });
+  });
+
+  it('a runtime asked for that hangs is reported as late, not as missing', async () => {
+    const { run } = probingRunner({ crictl: 'hang' });
+    const report = await checker(run).check([ref('registry.local:5000/acp/core:v1')], { runtime: 'crictl', timeoutMs: 300 });
+    expect(report.results[0]?.error?.code).toBe('RUNTIME_MISSING');
+    expect(report.results[0]?.error?.message).toMatch(/^crictl did not answer --version through pull\.hostExec within \d+ ms$/);
+  });
+});
+
 describe('one deadline per image', () => {
   const timeoutMs = 1500;
   // Timers on a busy 2-core machine run late; the bugs these catch took 2× the timeout.
