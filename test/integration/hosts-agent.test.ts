@@ -50,7 +50,8 @@ interface Status {
   hosts: {
     entries: { ip: string }[];
     services: { state: string }[];
-    lastWrite: { mode: string } | null;
+    lastSyncTime: string | null;
+    lastWrite: { time: string; mode: string } | null;
     errors: string[];
   };
   api: { connected: boolean; lastError: string | null; lastEventTime: string | null };
@@ -119,6 +120,36 @@ describe('agent: registry Service to the hosts file', () => {
     expect((await stat(hostSide)).ino).toBe(inode);
     expect((await status()).hosts.lastWrite?.mode).toBe('in-place');
     expect(await readFile(podSide, 'utf8')).toBe('');
+  });
+
+  it('follows a CRLF file: CRLF lines, no rewrite on resyncs while nothing changes, a new address in place', async () => {
+    const hosts = path.join(dir, 'hosts');
+    const crlf = '# edited on Windows\r\n127.0.0.1 localhost\r\n10.1.1.1 other\r\n';
+    await writeFile(hosts, crlf);
+    agent = await startAgentProcess({
+      config: { ...config(hosts), trust: { ...config(hosts).trust, resyncSeconds: 1 } },
+    });
+    api.create('services', svc(ns, ['10.96.0.10']));
+    await contentIs(hosts, `${crlf}${line('10.96.0.10')}\r\n`);
+    const written = await waitFor(async () => (await status()).hosts.lastWrite ?? undefined, {
+      timeoutMs: 15_000,
+      message: 'lastWrite reported',
+    });
+    const before = await stat(hosts);
+    const resyncs = new Set<string>();
+    await waitFor(
+      async () => {
+        const t = (await status()).hosts.lastSyncTime;
+        if (t !== null && t > written.time) resyncs.add(t);
+        return resyncs.size >= 2;
+      },
+      { timeoutMs: 15_000, message: 'two resyncs after the write' },
+    );
+    const after = await stat(hosts);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+    expect((await status()).hosts.lastWrite).toEqual(written);
+    api.update('services', svc(ns, ['10.96.0.11']));
+    await contentIs(hosts, `${crlf}${line('10.96.0.11')}\r\n`);
   });
 
   it('keeps the lines through an API outage and writes the new address on recovery', async () => {

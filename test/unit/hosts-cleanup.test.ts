@@ -31,3 +31,16 @@ describe('removeMarkedLines', () => {
     expect(removeMarkedLines(`a\n${ours}\r\n`).removed).toEqual([ours]);
   });
 });
+
+describe('removeMarkedLines in a CRLF file', () => {
+  it.each([
+    ['our CRLF line between others', `a\r\n${ours}\r\nb\r\n`, 'a\r\nb\r\n', 1],
+    ['our CRLF line first', `${ours}\r\na\r\n`, 'a\r\n', 1],
+    ['only our CRLF lines', `${ours}\r\n${ours}\r\n`, '', 2],
+    // The agent appends `\r\n<line>` to `a\r\nb`: removal must give `a\r\nb` back, not `a\r\nb\r`.
+    ['our line last without a final newline', `a\r\nb\r\n${ours}`, 'a\r\nb', 1],
+    ['foreign lone CRs kept as they are', `a\rb\r\n${ours}\r\nc\r`, 'a\rb\r\nc\r', 1],
+  ])('removes the agent lines with their CRLF and leaves no stray CR: %s', (_name, input, expected, count) => {
+    expect(removeMarkedLines(input)).toEqual({ text: expected, removed: Array<string>(count).fill(ours) });
+  });
+});

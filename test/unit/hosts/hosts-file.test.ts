@@ -98,3 +98,66 @@ describe('mergeHostsFile', () => {
     expect(mergeHostsFile('', [absent])).toBe('');
   });
 });
+
+describe('mergeHostsFile: line endings follow the first foreign line ending', () => {
+  it('ends its lines with CRLF in a CRLF file', () => {
+    const crlf = '# edited on Windows\r\n127.0.0.1 localhost\r\n';
+    expect(mergeHostsFile(crlf, [mapped('10.0.0.1', 'fd00::10')])).toBe(
+      `${crlf}${line('10.0.0.1')}\r\n${line('fd00::10')}\r\n`,
+    );
+  });
+
+  it('is the identity for a CRLF file whose CRLF lines are already right', () => {
+    const current = `a\r\n${line('10.0.0.1')}\r\n${line('fd00::10')}\r\nb\r\n`;
+    expect(mergeHostsFile(current, [mapped('10.0.0.1', 'fd00::10')])).toBe(current);
+  });
+
+  it('replaces a changed address at its place with CRLF, without a duplicate', () => {
+    const out = mergeHostsFile(`a\r\n${line('10.0.0.1')}\r\nb\r\n`, [mapped('10.0.0.2')]);
+    expect(out).toBe(`a\r\n${line('10.0.0.2')}\r\nb\r\n`);
+    expect(parseManagedEntries(out).map((e) => e.ip)).toEqual(['10.0.0.2']);
+  });
+
+  it('ends the old last line with CRLF before its own, keeps the final newline missing, and gives the bytes back', () => {
+    const noNl = 'a\r\nb';
+    const added = mergeHostsFile(noNl, [mapped('10.0.0.1')]);
+    expect(added).toBe(`a\r\nb\r\n${line('10.0.0.1')}`);
+    expect(mergeHostsFile(added, [mapped('10.0.0.1')])).toBe(added);
+    expect(mergeHostsFile(added, [absent])).toBe(noNl);
+  });
+
+  it('leaves no stray CR when its CRLF line was last without a final newline', () => {
+    expect(mergeHostsFile(`a\r\n${line('10.0.0.1')}`, [absent])).toBe('a');
+  });
+
+  it.each([
+    ['first foreign ending CRLF: its LF line becomes CRLF', `a\r\nb\n${line('10.0.0.1')}\n`, `a\r\nb\n${line('10.0.0.1')}\r\n`],
+    ['first foreign ending LF: its CRLF line becomes LF', `a\nb\r\n${line('10.0.0.1')}\r\n`, `a\nb\r\n${line('10.0.0.1')}\n`],
+    ['its own line first does not decide', `${line('10.0.0.1')}\na\r\n`, `${line('10.0.0.1')}\r\na\r\n`],
+    ['a blank CRLF line is a foreign line', `\r\na\n`, `\r\na\n${line('10.0.0.1')}\r\n`],
+    ['only its own lines: the first of them decides', `${line('10.0.0.1')}\r\n`, `${line('10.0.0.1')}\r\n`],
+    ['no line ending at all: LF', 'a', `a\n${line('10.0.0.1')}`],
+  ])('in a mixed or bare file, %s', (_name, input, expected) => {
+    const out = mergeHostsFile(input, [mapped('10.0.0.1')]);
+    expect(out).toBe(expected);
+    // Stable: the next pass writes nothing.
+    expect(mergeHostsFile(out, [mapped('10.0.0.1')])).toBe(out);
+  });
+
+  it('counts a bare CR at the very end as a CRLF cut short, and gives the bytes back', () => {
+    const added = mergeHostsFile('a\r', [mapped('10.0.0.1')]);
+    expect(added).toBe(`a\r\r\n${line('10.0.0.1')}`);
+    expect(mergeHostsFile(added, [mapped('10.0.0.1')])).toBe(added);
+    expect(mergeHostsFile(added, [absent])).toBe('a\r');
+  });
+
+  it.each([
+    ['append', 'a\nb\n', [mapped('10.0.0.1')], `a\nb\n${line('10.0.0.1')}\n`],
+    ['append after a missing final newline', 'a\nb', [mapped('10.0.0.1')], `a\nb\n${line('10.0.0.1')}`],
+    ['replace', `a\n${line('10.0.0.1')}\nb`, [mapped('10.0.0.2')], `a\n${line('10.0.0.2')}\nb`],
+    ['remove the last line without a final newline', `a\n${line('10.0.0.1')}`, [absent], 'a'],
+    ['a CR inside a foreign line', 'a\rb\n', [mapped('10.0.0.1')], `a\rb\n${line('10.0.0.1')}\n`],
+  ])('keeps an LF file as before: %s', (_name, input, plans, expected) => {
+    expect(mergeHostsFile(input, plans)).toBe(expected);
+  });
+});

@@ -35,6 +35,18 @@ describe('the hosts file on disk', () => {
     expect(await readFile(file)).toEqual(original);
   });
 
+  it('follows a CRLF file: CRLF lines in, then out with cleanup, giving the original bytes back', async () => {
+    const file = path.join(dir, 'hosts');
+    const original = '127.0.0.1 localhost\r\n# admin, no final newline';
+    await writeFile(file, original, 'latin1');
+    await writeHostsFile(file, mergeHostsFile(await readHostsFile(file), [plan]));
+    const added = await readFile(file, 'latin1');
+    expect(added).toMatch(/^127\.0\.0\.1 localhost\r\n# admin, no final newline\r\n10\.0\.0\.1 .* # node-ca$/);
+    expect(added.match(/(?<!\r)\n/g)).toBeNull();
+    expect(await removeHostsLines(file)).toHaveLength(1);
+    expect(await readFile(file, 'latin1')).toBe(original);
+  });
+
   it('writes through a symlink to its target and keeps the link', async () => {
     const target = path.join(dir, 'hosts.real');
     const link = path.join(dir, 'hosts');
