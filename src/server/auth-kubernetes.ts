@@ -27,7 +27,7 @@ export interface KubernetesAuthOptions {
  * `auth.mode: kubernetes`: TokenReview, then SubjectAccessReview on
  * `node-ca.alauda.io`. Both answers are cached briefly, keyed by the token's
  * SHA-256 (the token itself is never kept as a key): a fleet backup polls
- * each agent every second, and two API round trips per poll would be waste.
+ * each agent every 500 ms, and two API round trips per poll would be waste.
  * Denied answers expire sooner than allowed ones, so a new RoleBinding is
  * seen quickly. Requests with the same key that arrive while its review is
  * asked wait for that one call. An API error is never cached and never
