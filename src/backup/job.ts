@@ -116,8 +116,8 @@ export function failJob(job: BackupJob, code: BackupFailureCode, message: string
 }
 
 /** At start: a job left unfinished by a dead agent is Failed/INTERRUPTED. */
-export function interruptedJob(job: BackupJob, now: Date): BackupJob {
-  return isFinished(job) ? job : failJob(job, 'INTERRUPTED', 'the agent stopped while this backup was running', now);
+export function interruptedJob(job: BackupJob, now: Date, message = 'the agent stopped while this backup was running'): BackupJob {
+  return isFinished(job) ? job : failJob(job, 'INTERRUPTED', message, now);
 }
 
 /** Newest first, at most `cap` jobs (archives themselves are never deleted). */

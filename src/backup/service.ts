@@ -40,28 +40,10 @@ interface Running {
 export async function createBackupService(deps: BackupServiceDeps) {
   const { config, logger } = deps;
   const now = deps.now ?? (() => new Date());
-  const store = createJobStore(config.backup.stateDir);
-  const lock = createBackupLock(config.backup.stateDir);
-  const loaded = await store.load();
-  // A job another live process runs (the agent, or a CLI backup) is not ours to interrupt.
-  const foreignRun = (await lock.holder()) !== undefined;
-  const records = createJobRecords(store, foreignRun ? loaded : capHistory(await recover(loaded), historyCap));
-  if (!foreignRun && loaded.some((j) => !isFinished(j))) await records.persist();
+  const { store, lock, records } = await openJobRecords(config.backup.stateDir, logger, now());
   let running: Running | undefined;
   void preloadPipeline(Object.values(config.backup.sources));
   const { merged, persist, show, update } = records;
-
-  async function recover(loaded: BackupJob[]): Promise<BackupJob[]> {
-    const out: BackupJob[] = [];
-    for (const job of loaded) {
-      if (!isFinished(job)) {
-        await (await loadPipeline()).removePartials(job.archivePath);
-        logger.warn({ job: job.id }, 'backup interrupted by an agent restart; partial archive removed');
-      }
-      out.push(interruptedJob(job, now()));
-    }
-    return out;
-  }
 
   async function start(request: StartRequest): Promise<BackupJob> {
     if (running !== undefined) throw busy(running.id);
@@ -93,9 +75,46 @@ export async function createBackupService(deps: BackupServiceDeps) {
       if ((await store.load()).some((j) => !isFinished(j))) break;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
-    if (other === undefined) return;
+    if (other === undefined) return reapAbandoned();
     const job = (await store.load()).find((j) => !isFinished(j));
     throw new NodeCaError('BACKUP_RUNNING', `a backup is running on this node (process ${other})`, { details: { jobId: job?.id, pid: other } });
+  }
+
+  /**
+   * With the lock held: a record on disk that is not final and not ours was left by a
+   * process that is gone (a live one would hold the lock), e.g. a `node-ca backup` killed
+   * with SIGKILL while this agent ran. It is recorded INTERRUPTED and its partials
+   * removed, as an agent start does for its own.
+   */
+  async function reapAbandoned(): Promise<void> {
+    const abandoned = (await store.load()).filter((j) => !isFinished(j) && records.own(j.id) === undefined);
+    const message = 'the process running this backup ended before it did (killed or crashed)';
+    for (const job of await recover(abandoned, logger, now(), message)) await persist(job);
+  }
+
+  /**
+   * DELETE of a job this process does not run. Another live process (a `node-ca backup`)
+   * runs it: 409, only that process can cancel it. Nobody does: it was abandoned, and is
+   * recorded INTERRUPTED here (under the lock, so no start of ours races it).
+   */
+  async function cancelForeign(job: BackupJob): Promise<BackupJob | undefined> {
+    const holder = await lock.holder();
+    if (holder !== undefined) throw notCancelable(job.id, holder);
+    if (running !== undefined) return job; // our own start reaps it under the lock
+    const slot: Running = { id: undefined, abort: new AbortController(), done: Promise.resolve(undefined as never) };
+    running = slot;
+    try {
+      const other = await lock.acquire();
+      if (other !== undefined) throw notCancelable(job.id, other);
+      try {
+        await reapAbandoned();
+      } finally {
+        await lock.release();
+      }
+    } finally {
+      running = undefined;
+    }
+    return (await merged()).find((j) => j.id === job.id);
   }
 
   async function prepare(req: { id: string; source: string; sourceDir: string; allowChanges: boolean }) {
@@ -203,9 +222,12 @@ export async function createBackupService(deps: BackupServiceDeps) {
     wait: async (id: string): Promise<BackupJob | undefined> => (running?.id === id ? running.done : records.own(id)),
     /** Cancels a running job and waits for it to end; a finished job is returned as it is. */
     async cancel(id: string): Promise<BackupJob | undefined> {
-      if (running?.id !== id) return (await merged()).find((j) => j.id === id);
-      running.abort.abort();
-      return running.done;
+      if (running?.id === id) {
+        running.abort.abort();
+        return running.done;
+      }
+      const job = (await merged()).find((j) => j.id === id);
+      return job === undefined || isFinished(job) ? job : cancelForeign(job);
     },
     onUpdate: records.onUpdate,
     /** Shutdown: a running job is canceled cleanly (tar ended, partial removed). */
@@ -218,8 +240,47 @@ export async function createBackupService(deps: BackupServiceDeps) {
   };
 }
 
+/**
+ * The state directory's job records and lock, as a process starts: jobs left
+ * unfinished by an earlier process are recorded INTERRUPTED, unless another live
+ * process (the agent, or a CLI backup) holds the lock: those are not ours to interrupt.
+ */
+async function openJobRecords(stateDir: string, logger: Logger, at: Date) {
+  const store = createJobStore(stateDir);
+  const lock = createBackupLock(stateDir);
+  const loaded = await store.load();
+  const foreignRun = (await lock.holder()) !== undefined;
+  const records = createJobRecords(store, foreignRun ? loaded : capHistory(await recover(loaded, logger, at), historyCap));
+  if (!foreignRun && loaded.some((j) => !isFinished(j))) await records.persist();
+  return { store, lock, records };
+}
+
+/**
+ * Jobs left unfinished by a process that is gone: each one's partials removed, and
+ * it recorded INTERRUPTED. Finished jobs come back as they are.
+ */
+async function recover(jobs: readonly BackupJob[], logger: Logger, at: Date, message?: string): Promise<BackupJob[]> {
+  const out: BackupJob[] = [];
+  for (const job of jobs) {
+    if (!isFinished(job)) {
+      await (await loadPipeline()).removePartials(job.archivePath);
+      logger.warn({ job: job.id }, 'backup interrupted: the process running it is gone; partial archive removed');
+    }
+    out.push(interruptedJob(job, at, message));
+  }
+  return out;
+}
+
 /** How long a start waits for another process whose job is already final on record to release the lock. */
 const lockGraceMs = 1000;
+
+function notCancelable(id: string, pid: number): NodeCaError {
+  return new NodeCaError(
+    'BACKUP_NOT_CANCELABLE',
+    `backup ${id} is run by another process on this node (pid ${pid}, a node-ca backup command); only that process can cancel it: Ctrl-C or SIGTERM there cancels it cleanly`,
+    { details: { jobId: id, pid } },
+  );
+}
 
 function busy(id: string | undefined): NodeCaError {
   return new NodeCaError('BACKUP_RUNNING', id === undefined ? 'a backup is starting on this node' : `backup ${id} is running on this node`, { details: { jobId: id } });

@@ -14,6 +14,8 @@ export const errorStatus = {
   METHOD_NOT_ALLOWED: 405,
   BACKUP_RUNNING: 409,
   BACKUP_NOT_FINISHED: 409,
+  /** DELETE of a backup that another live process (a `node-ca backup`) runs. */
+  BACKUP_NOT_CANCELABLE: 409,
   /** backup.dir or backup.stateDir has come to lie inside the source (a symlink made since start). */
   BACKUP_DIR_INSIDE_SOURCE: 409,
   /** The source holds a file name that is not UTF-8 (never written by MinIO). */
