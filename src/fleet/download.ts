@@ -45,7 +45,9 @@ export async function downloadArchive(
   const dir = path.join(where.outDir, safeSegment(where.node));
   const name = safeSegment(path.posix.basename(job.archivePath));
   const archive = path.join(dir, name);
-  await mkdir(dir, { recursive: true });
+  // The archive holds every object of the registry: the copies are the caller's alone, as
+  // the node's are (0600); directories fleet makes are 0700 (an existing one keeps its mode).
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const existing = await stat(archive).catch(() => undefined);
   const got =
     existing === undefined
@@ -107,7 +109,7 @@ async function fetchInto(
   archive: string,
   expected: Expected,
 ): Promise<Digest> {
-  const got = await digest(await open(), createWriteStream(partial, { flush: true })).catch(
+  const got = await digest(await open(), createWriteStream(partial, { flush: true, mode: 0o600 })).catch(
     async (err: unknown) => {
       await rm(partial, { force: true });
       // A transport error keeps its code; a stream or tar parse error is this download's failure.
@@ -184,7 +186,7 @@ async function writeSidecar(file: string, content: string): Promise<void> {
   if (old === content) return;
   if (old !== undefined)
     throw fail('OUT_FILE_EXISTS', `refusing to overwrite ${file}: it holds other content`);
-  await writeFileAtomic(file, content);
+  await writeFileAtomic(file, content, { mode: 0o600 });
 }
 
 function safeSegment(name: string): string {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -62,6 +62,10 @@ async function expectDownloaded(out: string, n: FleetNode, r: NodeBackup | undef
   expect(await readFile(`${local}.manifest`, 'utf8')).toBe(
     await readFile(path.join(n.backupDir, `${name}.manifest`), 'utf8'),
   );
+  // Every object of the registry is in there: private to the caller, as on the node (0600).
+  for (const file of [local, `${local}.sha256`, `${local}.manifest`])
+    expect((await stat(file)).mode & 0o777, file).toBe(0o600);
+  expect((await stat(path.join(out, n.name))).mode & 0o777).toBe(0o700);
   // The sidecar checks the archive the way SPEC says: sha256sum -c in its directory.
   expect(
     execFileSync('sha256sum', ['-c', `${name}.sha256`], {
