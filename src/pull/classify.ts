@@ -19,6 +19,13 @@ export type PullErrorCode = (typeof pullErrorCodes)[number];
 
 // First match wins: the most specific (TLS) before the generic (not found).
 const rules: readonly (readonly [PullErrorCode, RegExp])[] = [
+  // The client never reached containerd (pull.address): no daemon, or the wrong socket. Before
+  // CONNECTION_REFUSED and TIMEOUT, which are about the registry: ctr gives up dialing after
+  // 10 s with "context deadline exceeded", crictl says "dial unix ...: connect: ...".
+  [
+    'RUNTIME_MISSING',
+    /failed to dial "[^"]*"|dial unix[: ]|make sure you are running as root and the (?:endpoint|runtime) has been started|cannot access containerd socket/i,
+  ],
   ['X509_UNKNOWN_AUTHORITY', /x509: certificate signed by unknown authority|certificate verify failed|unable to get local issuer certificate/i],
   [
     'X509_HOSTNAME_MISMATCH',

@@ -98,6 +98,26 @@ const cases: readonly (readonly [string, string, string])[] = [
     'UNAUTHORIZED',
   ],
   ['exec failure through nsenter', 'nsenter: failed to execute nerdctl: No such file or directory', 'OTHER'],
+  [
+    'ctr 1.6.20 (Debian) with no containerd on pull.address, run here; also https://github.com/containerd/containerd/issues/7975',
+    'ctr: failed to dial "/run/containerd/containerd.sock": context deadline exceeded: connection error: desc = "transport: error while dialing: dial unix:///run/containerd/containerd.sock: timeout"',
+    'RUNTIME_MISSING',
+  ],
+  [
+    'crictl, socket missing, https://github.com/kubernetes-sigs/cri-tools/issues/1089',
+    'FATA[0000] listing containers: rpc error: code = Unavailable desc = connection error: desc = "transport: Error while dialing dial unix /var/run/dockershim.sock: connect: no such file or directory"',
+    'RUNTIME_MISSING',
+  ],
+  [
+    'crictl, daemon not answering, https://github.com/kubernetes-sigs/cri-tools/issues/845',
+    "FATA[0002] connect: connect endpoint 'unix:///var/run/dockershim.sock', make sure you are running as root and the endpoint has been started: context deadline exceeded",
+    'RUNTIME_MISSING',
+  ],
+  [
+    'crictl through kubeadm, socket missing, https://github.com/kubernetes/kubernetes/issues/110383',
+    'time="2022-06-04T15:40:42Z" level=fatal msg="unable to determine runtime API version: rpc error: code = Unavailable desc = connection error: desc = \\"transport: Error while dialing dial unix /var/run/containerd/containerd.sock: connect: no such file or directory\\""',
+    'RUNTIME_MISSING',
+  ],
 ];
 
 describe('classifyPullFailure', () => {
