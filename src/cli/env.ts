@@ -34,6 +34,9 @@ export function commandPath(): string | undefined {
   return process.env.PATH;
 }
 
+/** What `node-ca fleet` tells a user who has none of the kubeconfigs below and is not in a pod. */
+export const fleetKubeconfigHint = 'pass --kubeconfig or set KUBECONFIG (or create ~/.kube/config)';
+
 /** The kubeconfig `node-ca fleet` uses without `--kubeconfig`: `KUBECONFIG` (first entry), else `~/.kube/config`, else in-cluster. */
 export function fleetKubeconfig(): string | undefined {
   const fromEnv = firstKubeconfig(process.env.KUBECONFIG);

@@ -17,7 +17,7 @@ import {
 } from '../fleet/tables.js';
 import type { NodeSelection } from '../fleet/targets.js';
 import { ConfigError } from '../lib/errors.js';
-import { fleetKubeconfig } from './env.js';
+import { fleetKubeconfig, fleetKubeconfigHint } from './env.js';
 
 interface CommonOptions {
   kubeconfig?: string;
@@ -32,9 +32,12 @@ interface CommonOptions {
 
 type Default = 'control-plane' | 'all';
 
-function common(cmd: Command, defaultNodes: Default): Command {
+/** `--concurrency` bounds something different per command; each help says what. */
+function common(cmd: Command, defaultNodes: Default, concurrency: string): Command {
   const which =
-    defaultNodes === 'control-plane' ? 'nodes labelled node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master' : 'all nodes';
+    defaultNodes === 'control-plane'
+      ? 'nodes labelled node-role.kubernetes.io/control-plane or node-role.kubernetes.io/master'
+      : 'all nodes';
   return cmd
     .option('--selector <labels>', `node label selector (default: ${which})`)
     .option('--nodes <a,b>', 'node names, instead of a selector')
@@ -45,12 +48,7 @@ function common(cmd: Command, defaultNodes: Default): Command {
       '--ca-file <file>',
       "CA that signs the agents' certificates (default: accept self-signed)",
     )
-    .addOption(
-      new Option(
-        '--concurrency <n>',
-        'nodes at a time (default: all); for backup, downloads at a time (backups all start at once)',
-      ).argParser(positiveInt),
-    )
+    .addOption(new Option('--concurrency <n>', concurrency).argParser(positiveInt))
     .option('--json', 'one JSON document on stdout, a result per node');
 }
 
@@ -79,6 +77,7 @@ function selectionOf(opts: CommonOptions, fallback: Default): NodeSelection {
 async function openSession(opts: CommonOptions, fallback: Default): Promise<FleetSession> {
   const session = await openFleetSession({
     kubeconfig: opts.kubeconfig ?? fleetKubeconfig(),
+    kubeconfigHint: fleetKubeconfigHint,
     namespace: opts.namespace,
     selection: selectionOf(opts, fallback),
     tokenFile: opts.tokenFile,
@@ -213,20 +212,21 @@ async function backupAction(opts: BackupOptions): Promise<void> {
   }
 }
 
-async function pullCheckAction(opts: CommonOptions & { image: string[] }): Promise<void> {
-  if (opts.image.length === 0) throw new ConfigError('give at least one --image REF');
+async function pullCheckAction(opts: CommonOptions & { image?: string[] }): Promise<void> {
+  const images = opts.image ?? [];
+  if (images.length === 0) throw new ConfigError('give at least one --image REF');
   const session = await openSession(opts, 'all');
   try {
     const results = withProblems(
-      await runFleetPullCheck(session.clients, opts.image, { concurrency: opts.concurrency }),
+      await runFleetPullCheck(session.clients, images, { concurrency: opts.concurrency }),
       session.problems,
     );
-    const table = renderTable(['NODE', ...opts.image], pullCheckRows(opts.image, results));
+    const table = renderTable(['NODE', ...images], pullCheckRows(images, results));
     finish(opts, {
       command: 'pull-check',
       results,
       table,
-      extra: { selector: session.selector, images: opts.image },
+      extra: { selector: session.selector, images },
     });
   } finally {
     session.close();
@@ -255,7 +255,11 @@ export function registerFleetCommand(program: Command): void {
   const fleet = program
     .command('fleet')
     .description("act on every node's node-ca agent through the Kubernetes API");
-  common(fleet.command('backup'), 'control-plane')
+  common(
+    fleet.command('backup'),
+    'control-plane',
+    'archives downloaded at a time with --out-dir (default: all); the backups always start together',
+  )
     .description(
       'back up MinIO on every selected node at once, optionally download and re-check the archives',
     )
@@ -263,16 +267,16 @@ export function registerFleetCommand(program: Command): void {
     .option('--allow-changes', 'accept files that changed during the backup (a live MinIO)')
     .option('--source <name>', 'backup source (default: minio)')
     .action(backupAction);
-  common(fleet.command('pull-check'), 'all')
+  common(fleet.command('pull-check'), 'all', 'nodes checked at a time (default: all)')
     .description('check that images pull on every selected node')
+    // No default value: commander would print `(default: [])`.
     .option(
       '--image <ref>',
-      'image reference (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [],
+      'image reference (repeatable, at least one)',
+      (v: string, acc?: string[]) => [...(acc ?? []), v],
     )
     .action(pullCheckAction);
-  common(fleet.command('status'), 'all')
+  common(fleet.command('status'), 'all', 'nodes queried at a time (default: all)')
     .description("every node's trust status; flags CA sets that differ from the majority")
     .action(statusAction);
 }

@@ -10,6 +10,8 @@ import type { NodeSelection, TargetProblem } from './targets.js';
 export interface FleetSessionOptions {
   /** A kubeconfig file; absent: the in-cluster service account. */
   readonly kubeconfig?: string | undefined;
+  /** How the caller is given a kubeconfig, for the error when there is none (the CLI: its flag). */
+  readonly kubeconfigHint?: string | undefined;
   readonly namespace: string;
   readonly selection: NodeSelection;
   /** A file holding the bearer token for the agents; absent: the kubeconfig user's token. */
@@ -39,7 +41,10 @@ function tokenSource(options: FleetSessionOptions): () => Promise<string | undef
 }
 
 function kubeClient(options: FleetSessionOptions): KubeClient {
-  const kube = createKubeClient({ kubeconfig: options.kubeconfig });
+  const kube = createKubeClient({
+    kubeconfig: options.kubeconfig,
+    kubeconfigHint: options.kubeconfigHint,
+  });
   trimKubeconfigTokens(kube);
   return kube;
 }

@@ -30,16 +30,28 @@ export interface KubeClient {
   readonly server: string;
 }
 
+export interface KubeClientOptions {
+  /** A kubeconfig file; absent: the in-cluster service account. */
+  readonly kubeconfig?: string | undefined;
+  /**
+   * How this command is given a kubeconfig, for the error when it has none and
+   * is not in a pod (default: the agent's, `kubeconfig` in its configuration).
+   */
+  readonly kubeconfigHint?: string | undefined;
+}
+
+const agentKubeconfigHint = 'set kubeconfig in the configuration or KUBECONFIG';
+
 /**
  * From `kubeconfig` (a file) when given, else the in-cluster service account,
  * chosen explicitly. client-node's `loadFromDefault` silently falls back to
  * `http://localhost:8080` when neither exists; we fail fast instead, with a
  * message that says what to set.
  */
-export function createKubeClient(options: { kubeconfig?: string | undefined }): KubeClient {
+export function createKubeClient(options: KubeClientOptions): KubeClient {
   const kc = new KubeConfig();
   if (options.kubeconfig !== undefined) loadFile(kc, options.kubeconfig);
-  else loadInCluster(kc);
+  else loadInCluster(kc, options.kubeconfigHint ?? agentKubeconfigHint);
   const cluster = kc.getCurrentCluster();
   if (cluster === null)
     throw new ConfigError(
@@ -63,9 +75,8 @@ function loadFile(kc: KubeConfig, file: string): void {
   }
 }
 
-function loadInCluster(kc: KubeConfig): void {
-  const hint =
-    'set kubeconfig in the configuration or KUBECONFIG, or run in a pod with a service account';
+function loadInCluster(kc: KubeConfig, kubeconfigHint: string): void {
+  const hint = `${kubeconfigHint}, or run in a pod with a service account`;
   if (!existsSync(serviceAccountTokenPath))
     throw new ConfigError(
       `kubeconfig: none given and not in a cluster (no ${serviceAccountTokenPath}); ${hint}`,
