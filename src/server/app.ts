@@ -7,6 +7,7 @@ import fastify, {
 } from 'fastify';
 import type { Logger } from '../lib/logger.js';
 import { answerFrameworkError, createClientErrorHandler, installErrorHandling } from './errors.js';
+import { logAbortedRequest, RequestLogController } from './request-log.js';
 
 /** Which virtual resource a route is (for authorization), set in each route's `config`. */
 export type ApiResource = 'backups' | 'pullchecks' | 'status' | 'metrics' | 'public';
@@ -40,14 +41,15 @@ const noQuery = { type: 'object', additionalProperties: false, properties: {} } 
 
 /**
  * The HTTP app: JSON-schema'd routes, the SPEC error shape for every error
- * (framework and HTTP-parser ones included), request logs without
- * credentials. Bodies are JSON only (anything else is 415); unknown fields and
- * query parameters are refused, never silently dropped (`removeAdditional: false`).
+ * (framework and HTTP-parser ones included), one log line per request without
+ * credentials (request-log.ts). Bodies are JSON only (anything else is 415); unknown
+ * fields and query parameters are refused, never silently dropped (`removeAdditional: false`).
  */
 export async function createApp(options: AppOptions): Promise<FastifyInstance> {
   const logger = options.logger.child({ component: 'http' });
   const app = fastify({
     loggerInstance: logger,
+    logController: new RequestLogController(),
     bodyLimit: options.bodyLimit ?? defaultBodyLimit,
     // `/v1/status/` is `/v1/status`, as `allowedMethods` reads it too, so a 405 never
     // contradicts the router ("GET is not allowed on /v1/status/; allowed: GET").
@@ -66,6 +68,7 @@ export async function createApp(options: AppOptions): Promise<FastifyInstance> {
     table.push(route);
   });
   installErrorHandling(app, { allowedMethods: (path) => allowedMethods(table, path) });
+  app.addHook('onRequestAbort', logAbortedRequest);
   // `curl -X POST .../v1/backups` sends no body at all: read it as `{}`, so
   // "every field optional" holds without a `-d '{}'`.
   app.addHook('preValidation', (request, _reply, done) => {

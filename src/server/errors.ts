@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
 import { NodeCaError, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
+import { logAnsweredRequest, recordFailure } from './request-log.js';
 
 /** The SPEC error body. */
 export interface ErrorBody {
@@ -32,13 +33,14 @@ export interface ErrorHandlingOptions {
 /**
  * The one place that maps errors to HTTP answers. NodeCaErrors and
  * framework errors below 500 (validation, body too large, bad JSON) pass
- * through with a code; anything else is logged and answered with a generic
- * 500, because unexpected messages can carry host paths, stderr or API bodies.
+ * through with a code; anything else is answered with a generic 500, because
+ * unexpected messages can carry host paths, stderr or API bodies. A 5xx's
+ * error is logged on the request's one line (request-log.ts), not a line of its own.
  */
 export function installErrorHandling(app: FastifyInstance, options: ErrorHandlingOptions = {}): void {
-  app.setErrorHandler((err: FastifyError | NodeCaError, request, reply) => {
+  app.setErrorHandler((err: FastifyError | NodeCaError, _request, reply) => {
     if (err instanceof NodeCaError) {
-      if (err.status >= 500) request.log.warn({ code: err.code, err: err.cause }, err.message);
+      if (err.status >= 500) recordFailure(reply, { level: 'warn', code: err.code, err: err.cause, reason: err.message });
       if (err.code === 'UNAUTHENTICATED') void reply.header('www-authenticate', bearerChallenge);
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
     }
@@ -49,7 +51,7 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
       const code = frameworkCodes[status] ?? 'BAD_REQUEST';
       return reply.status(status).send(errorBody(code, err.message));
     }
-    request.log.error({ err }, 'unexpected error');
+    recordFailure(reply, { level: 'error', err, reason: 'unexpected error' });
     return reply.status(500).send(errorBody('INTERNAL', 'internal error; see the agent log'));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -103,8 +105,10 @@ const routerErrors: Readonly<Record<string, Answer>> = {
 /** Fastify's `frameworkErrors`: the router's own errors in the SPEC shape. */
 export function answerFrameworkError(err: FastifyError, _request: unknown, reply: FastifyReply): void {
   const [status, code, message] = routerErrors[err.code] ?? [500, 'INTERNAL', 'internal error; see the agent log'];
-  if (status >= 500) reply.log.error({ code: err.code }, 'unexpected framework error');
+  if (status >= 500) recordFailure(reply, { level: 'error', code: err.code, reason: 'unexpected framework error' });
   void reply.status(status).send(errorBody(code, message));
+  // fastify sets up no response listeners for these: no "request completed" would follow.
+  logAnsweredRequest(reply);
 }
 
 /** What Node's HTTP parser refused, by its error code; anything else it refuses is a plain 400. */

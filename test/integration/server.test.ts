@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startAgentProcess, type AgentProcess } from '../support/agent.js';
+import { startAgentProcess, type AgentProcess, type LogLine } from '../support/agent.js';
 import { startKubeApiDouble, type KubeApiDouble, type ReviewKind } from '../support/kube-api-double.js';
 import { issueServerCert, makeCa } from '../support/pki.js';
 import { waitFor } from '../support/poll.js';
@@ -148,6 +148,10 @@ describe('auth.mode: kubernetes, against the API server double', () => {
       const down = await call(url, { token: 'tok-new' });
       expect(down.status).toBe(503);
       expect(JSON.parse(down.body)).toEqual({ error: { code: 'AUTH_UNAVAILABLE', message: expect.any(String) as unknown } });
+      // One line for the request, at warn, with the code and the cause (not a second line for the error).
+      const line = await agent.waitForLog((l) => l.msg === 'request completed' && l.statusCode === 503);
+      expect(line).toMatchObject({ level: 40, url: '/v1/status', code: 'AUTH_UNAVAILABLE', err: expect.objectContaining({ message: expect.any(String) as unknown }) as unknown });
+      expect(agent.logs.filter((l) => l.reqId === line.reqId && l.component === 'http')).toEqual([line]);
     } finally {
       api.apiDown = false;
     }
@@ -158,7 +162,8 @@ describe('auth.mode: kubernetes, against the API server double', () => {
     expect(logText).not.toContain('tok-new');
   });
 
-  const kubernetesAgent = () => start(config({ auth: { mode: 'kubernetes' } }, { kubeconfig: api.kubeconfigPath }));
+  // At debug: `burst` counts the "incoming request" lines, which are debug.
+  const kubernetesAgent = () => start(config({ auth: { mode: 'kubernetes' } }, { kubeconfig: api.kubeconfigPath }), { NODE_CA_LOG_LEVEL: 'debug' });
   const tokenReviewsOf = (token: string) => api.tokenReviews.filter((spec) => spec.token === token).length;
   const accessReviewsOf = (user: string) => api.accessReviews.filter((spec) => spec.user === user).length;
   const allowStatus = (token: string, username: string) => {
@@ -169,7 +174,7 @@ describe('auth.mode: kubernetes, against the API server double', () => {
   /**
    * `count` concurrent GET /v1/status with one token while the double holds the `kind` reviews;
    * released (as usual, or failed with `code`) once every request has reached the authorizer —
-   * fastify logs "incoming request" in the same synchronous run that calls it.
+   * the agent logs "incoming request" (debug) in the same synchronous run that calls it.
    */
   async function burst(agent: AgentProcess, options: { token: string; count: number; kind: ReviewKind; code?: number }): Promise<Answer[]> {
     const hold = api.holdReviews(options.kind);
@@ -365,5 +370,66 @@ describe('edges of the HTTP API on a real listener', () => {
     const metrics = await call(`${agent.url!}/metrics`);
     expect(metrics.body).toContain('node_ca_backups_total{phase="Failed"} 0');
     expect(metrics.body).toContain('node_ca_pull_checks_total{result="X509_UNKNOWN_AUTHORITY"} 0');
+  });
+});
+
+describe('request logs', () => {
+  const token = 'default-token-value';
+  const probes = ['/healthz', '/readyz', '/metrics'];
+  const isRequestLine = (l: LogLine) => l.component === 'http' && l.reqId !== undefined;
+
+  /** GETs `path` with the token and waits for its request line: every line written before it has been read too. */
+  async function fence(agent: AgentProcess, path: string): Promise<LogLine> {
+    const res = await call(`${agent.url!}${path}`, { token });
+    expect(res.status).toBe(200);
+    return agent.waitForLog((l) => l.msg === 'request completed' && l.url === path);
+  }
+
+  it('logs nothing at info for successful probes and scrapes, and exactly one info line per API request', async () => {
+    const agent = await start(config({}));
+    await waitFor(async () => (await call(`${agent.url!}/readyz`)).status === 200, { timeoutMs: 15_000, message: 'ready' });
+    const first = await fence(agent, '/v1/status');
+    for (let i = 0; i < 10; i++) for (const probe of probes) expect((await call(`${agent.url!}${probe}`)).status).toBe(200);
+    const last = await fence(agent, '/v1/backups');
+    const between = agent.logs.slice(agent.logs.indexOf(first) + 1, agent.logs.indexOf(last));
+    expect(between.filter(isRequestLine)).toEqual([]);
+    expect(agent.logs.filter((l) => l.reqId === last.reqId && l.component === 'http')).toEqual([last]);
+    expect(last).toMatchObject({
+      level: 30,
+      msg: 'request completed',
+      method: 'GET',
+      url: '/v1/backups',
+      route: '/v1/backups',
+      statusCode: 200,
+      remoteAddress: '127.0.0.1',
+      responseTime: expect.any(Number) as unknown,
+    });
+    expect(Object.keys(last)).not.toContain('req');
+  });
+
+  it('logs each probe at debug when NODE_CA_LOG_LEVEL=debug', async () => {
+    const agent = await start(config({}), { NODE_CA_LOG_LEVEL: 'debug' });
+    for (let i = 0; i < 7; i++) expect((await call(`${agent.url!}/healthz`)).status).toBe(200);
+    await fence(agent, '/v1/status');
+    const healthz = agent.logs.filter((l) => l.msg === 'request completed' && l.url === '/healthz');
+    expect(healthz).toHaveLength(7);
+    for (const l of healthz) expect(l).toMatchObject({ level: 20, route: '/healthz', statusCode: 200 });
+  });
+
+  it('never holds a token, from the Authorization header or the query string', async () => {
+    const agent = await start(config({}));
+    const url = agent.url!;
+    expect((await call(`${url}/v1/status?access_token=QUERY-SECRET-1`, { token })).status).toBe(400);
+    expect((await call(`${url}/v1/status?token=QUERY-SECRET-2`)).status).toBe(401);
+    expect((await call(`${url}/v1/status`, { token: 'WRONG-SECRET-3' })).status).toBe(401);
+    await fence(agent, '/v1/status');
+    const refused = agent.logs.filter((l) => l.msg === 'request completed' && l.statusCode !== 200);
+    expect(refused.map((l) => [l.url, l.statusCode])).toEqual([
+      ['/v1/status', 400],
+      ['/v1/status', 401],
+      ['/v1/status', 401],
+    ]);
+    const logText = JSON.stringify(agent.logs) + agent.stderr.join('\n');
+    for (const secret of [token, 'QUERY-SECRET', 'WRONG-SECRET']) expect(logText).not.toContain(secret);
   });
 });
