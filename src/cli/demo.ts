@@ -1,14 +1,17 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
-import { pino } from 'pino';
+import { InvalidArgumentError, type Command } from 'commander';
 import { startAgent } from '../agent.js';
 import { parseConfig } from '../config/load.js';
-import { demoBundles } from '../demo/sample-ca.js';
-import { createLogger } from '../lib/logger.js';
+import { createFdWriter, type FdWriter } from '../demo/fd-writer.js';
+import { demoConfig, parseDemoPort, prepareSandbox, type SandboxLayout } from '../demo/sandbox.js';
+import { createLogger, type Logger } from '../lib/logger.js';
 import { logLevel } from './env.js';
 import { startUntilSignal } from './lifecycle.js';
+
+/** Closing the demo's terminal (SIGHUP) stops it like Ctrl-C does. */
+const demoStopSignals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /**
  * The agent on this machine, against an embedded sample CA bundle, writing
@@ -21,63 +24,63 @@ export function registerDemoCommand(program: Command): void {
     .description('run the agent locally against a sample CA bundle, in a sandbox directory')
     .option('--dir <dir>', 'sandbox directory, kept on exit (default: a new temp directory, removed on exit)')
     // No commander default: it would print `(default: "0")` after the description's own.
-    .option('--port <port>', 'port on 127.0.0.1 (default: a free one)')
-    .action(async (opts: { dir?: string; port?: string }) => {
+    .option('--port <port>', 'port on 127.0.0.1 (default: a free one)', portOption)
+    .action(async (opts: { dir?: string; port?: number }) => {
       // Logs go to stderr so the banner on stdout stays readable.
-      const logger = createLogger({ level: logLevel(), destination: pino.destination(2) });
-      const sandbox = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'node-ca-demo-')));
-      const layout = await prepareSandbox(sandbox);
-      const config = parseConfig(demoConfig(layout, opts.port ?? '0'), { NODE_NAME: 'demo-node' }, 'demo');
-      const leave = () => leaveSandbox(sandbox, opts.dir === undefined);
-      const agent = await startUntilSignal(() => startAgent({ config, logger }), logger, leave);
-      process.stdout.write(banner(agent.url ?? '', layout));
+      const logger = createLogger({ level: logLevel(), destination: createFdWriter(2) });
+      const sandbox = await openSandbox(opts.dir);
+      try {
+        await runDemo({ sandbox, port: opts.port ?? 0, logger, out: createFdWriter(1) });
+      } catch (err) {
+        // A demo that never ran leaves no temp directory behind (a --dir one stays).
+        await sandbox.remove();
+        throw err;
+      }
     });
 }
 
+function portOption(value: string): number {
+  const port = parseDemoPort(value);
+  if (port === undefined) throw new InvalidArgumentError('Not a port: use an integer 0-65535 (0: a free one).');
+  return port;
+}
+
+/** The sandbox root; `remove` deletes it once, and only when the demo made it. */
+interface Sandbox {
+  readonly root: string;
+  readonly ours: boolean;
+  remove(): Promise<void>;
+}
+
+async function openSandbox(dir: string | undefined): Promise<Sandbox> {
+  if (dir !== undefined) return { root: path.resolve(dir), ours: false, remove: () => Promise.resolve() };
+  const root = await mkdtemp(path.join(tmpdir(), 'node-ca-demo-'));
+  let removing: Promise<void> | undefined;
+  return { root, ours: true, remove: () => (removing ??= rm(root, { recursive: true, force: true })) };
+}
+
+interface DemoRun {
+  readonly sandbox: Sandbox;
+  readonly port: number;
+  readonly logger: Logger;
+  /** stdout: the banner and the goodbye. */
+  readonly out: FdWriter;
+}
+
+async function runDemo({ sandbox, port, logger, out }: DemoRun): Promise<void> {
+  const layout = await prepareSandbox(sandbox.root);
+  const config = parseConfig(demoConfig(layout, port), { NODE_NAME: 'demo-node' }, 'demo');
+  const agent = await startUntilSignal(() => startAgent({ config, logger }), logger, {
+    onStopped: () => leaveSandbox(sandbox, out),
+    signals: demoStopSignals,
+  });
+  out.write(banner(agent.url ?? '', layout));
+}
+
 /** On stop: the sandbox the demo made is removed, one the user named is kept; either way, says where it was. */
-async function leaveSandbox(root: string, ours: boolean): Promise<void> {
-  if (!ours) {
-    process.stdout.write(`node-ca demo stopped; sandbox kept: ${root}\n`);
-    return;
-  }
-  await rm(root, { recursive: true, force: true });
-  process.stdout.write(`node-ca demo stopped; sandbox removed: ${root}\n`);
-}
-
-interface SandboxLayout {
-  root: string;
-  source: string;
-  containerd: string;
-  docker: string;
-  socket: string;
-}
-
-async function prepareSandbox(root: string): Promise<SandboxLayout> {
-  const layout: SandboxLayout = {
-    root,
-    source: path.join(root, 'ca-bundle'),
-    containerd: path.join(root, 'etc/containerd/certs.d'),
-    docker: path.join(root, 'etc/docker/certs.d'),
-    socket: path.join(root, 'run/agent.sock'),
-  };
-  await mkdir(layout.source, { recursive: true });
-  for (const [key, pem] of demoBundles) await writeFile(path.join(layout.source, key), pem);
-  // A tiny stand-in for /cpaas/minio, so the backup API has something to archive.
-  const bucket = path.join(root, 'minio', 'registry', 'docker', 'registry', 'v2');
-  await mkdir(bucket, { recursive: true });
-  await writeFile(path.join(bucket, 'xl.meta'), 'demo object metadata\n');
-  await mkdir(path.join(root, 'minio', '.minio.sys'), { recursive: true });
-  await writeFile(path.join(root, 'minio', '.minio.sys', 'format.json'), '{"version":"1"}\n');
-  return layout;
-}
-
-function demoConfig(l: SandboxLayout, port: string): unknown {
-  return {
-    trust: { sourceDir: l.source, containerdCertsDir: l.containerd, dockerCertsDir: l.docker, resyncSeconds: 30 },
-    hosts: { file: '' },
-    server: { listen: `127.0.0.1:${port}`, tls: { mode: 'disabled' }, auth: { mode: 'none' }, socket: l.socket },
-    backup: { dir: path.join(l.root, 'backup'), stateDir: path.join(l.root, 'state'), sources: { minio: path.join(l.root, 'minio') } },
-  };
+async function leaveSandbox(sandbox: Sandbox, out: FdWriter): Promise<void> {
+  await sandbox.remove();
+  out.write(`node-ca demo stopped; sandbox ${sandbox.ours ? 'removed' : 'kept'}: ${sandbox.root}\n`);
 }
 
 function banner(url: string, l: SandboxLayout): string {
