@@ -59,7 +59,11 @@ async function heldCliBackup(): Promise<{ child: ChildProcess; exited: Promise<n
   await writeFile(config, JSON.stringify(backupAgentConfig(root)));
   const child = spawn(process.execPath, [cliPath, 'backup', '--config', config], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` }, stdio: 'ignore' });
   cliChild = child;
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      resolve(code);
+    });
+  });
   const tarPid = await waitFor(() => readPid(pidFile), { timeoutMs: 20_000, message: 'the CLI backup to start tar' });
   await waitFor(async () => (await stat(partial()).catch(() => undefined))?.size === 20480, { timeoutMs: 20_000, message: 'tar held mid-stream' });
   const running = await waitFor(async () => (await jobs()).find((j) => j.phase === 'Running'), { timeoutMs: 10_000, message: 'the CLI job on record' });
