@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { backupAgentConfig, findCount, makeTree, writeGatedTar } from '../support/backup.js';
+import { agentJson, backupAgentConfig, findCount, makeTree, writeGatedTar } from '../support/backup.js';
 import { isAlive, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
@@ -34,13 +34,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function api(method: string, url: string, body?: unknown) {
-  const res = await fetch(`${agent?.url ?? ''}${url}`, {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
-}
+const api = (method: string, url: string, body?: unknown) => agentJson(agent?.url ?? '', method, url, body);
 
 async function finished(id: string): Promise<Job> {
   return waitFor(

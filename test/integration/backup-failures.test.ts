@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { backupAgentConfig, makeTree, writeGatedTar } from '../support/backup.js';
+import { agentJson, backupAgentConfig, makeTree, writeGatedTar } from '../support/backup.js';
 import { isAlive, killPid, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
@@ -39,13 +39,7 @@ async function start(options: Parameters<typeof startAgentProcess>[0]): Promise<
   return a;
 }
 
-async function api(agent: AgentProcess, method: string, url: string, body?: unknown) {
-  const res = await fetch(`${agent.url ?? ''}${url}`, {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const api = (agent: AgentProcess, method: string, url: string, body?: unknown) => agentJson(agent.url ?? '', method, url, body);
 
 const getJob = async (agent: AgentProcess, id: string) => (await api(agent, 'GET', `/v1/backups/${id}`)).body as unknown as Job;
 

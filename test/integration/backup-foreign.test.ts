@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliPath, startAgentProcess, type AgentProcess } from '../support/agent.js';
-import { backupAgentConfig, makeTree, writeGatedTar } from '../support/backup.js';
+import { agentJson, backupAgentConfig, makeTree, writeGatedTar } from '../support/backup.js';
 import { isAlive, readPid } from '../support/pids.js';
 import { waitFor } from '../support/poll.js';
 
@@ -35,13 +35,7 @@ afterEach(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-async function api(method: string, url: string, body?: unknown) {
-  const res = await fetch(`${agent?.url ?? ''}${url}`, {
-    method,
-    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const api = (method: string, url: string, body?: unknown) => agentJson(agent?.url ?? '', method, url, body);
 
 const jobs = async (): Promise<Job[]> => (await api('GET', '/v1/backups')).body.items as Job[];
 const partial = () => path.join(root, 'backup', '10.1.2.3-minio.tar.partial');

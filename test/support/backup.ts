@@ -104,3 +104,12 @@ tar.on('close', (code) => { closeSync(out); process.exit(code ?? 2); });
 `;
   await writeFile(path.join(binDir, 'tar'), script, { mode: 0o755 });
 }
+
+/** One JSON call to an agent at `base` (its URL): status, headers and the parsed body. */
+export async function agentJson(base: string, method: string, url: string, body?: unknown) {
+  const res = await fetch(`${base}${url}`, {
+    method,
+    ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
