@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
 import { NodeCaError, type ErrorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
-import { logAnsweredRequest, recordFailure } from './request-log.js';
+import { logAnsweredRequest, pathOf, recordFailure } from './request-log.js';
 
 /** The SPEC error body. */
 export interface ErrorBody {
@@ -55,7 +55,7 @@ export function installErrorHandling(app: FastifyInstance, options: ErrorHandlin
     return reply.status(500).send(errorBody('INTERNAL', 'internal error; see the agent log'));
   });
   app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
+    const path = pathOf(request.url);
     const allow = options.allowedMethods?.(path) ?? [];
     if (allow.length > 0)
       return reply

@@ -108,8 +108,11 @@ function failureFields(failure: RequestFailure | undefined) {
   return { code: failure.code, reason: failure.reason, err: failure.err };
 }
 
-/** The request's path: the query string is dropped whole (`?token=...` would otherwise reach the log). */
-function pathOf(url: string): string {
+/**
+ * The request's path: the query string is dropped whole (`?token=...` would
+ * otherwise reach the log, or a 404's message).
+ */
+export function pathOf(url: string): string {
   const end = url.indexOf('?');
   return end === -1 ? url : url.slice(0, end);
 }
