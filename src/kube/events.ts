@@ -28,7 +28,7 @@ export const reportingController = 'node-ca.alauda.io/agent';
  * whatever the resync count) and rate-limited, so a flapping condition on
  * 5,000 nodes cannot flood the API. Posting never blocks nor throws.
  */
-export function createKubeEventSink(o: KubeEventSinkOptions): EventSink {
+export function createKubeEventSink(o: KubeEventSinkOptions): EventSink & { readonly remembered: number } {
   const now = o.now ?? Date.now;
   const window = o.dedupeWindowMs ?? 10 * 60_000;
   const perMinute = o.perMinute ?? 10;
@@ -40,8 +40,8 @@ export function createKubeEventSink(o: KubeEventSinkOptions): EventSink {
   const namespace = o.pod?.namespace ?? 'default';
 
   function admit(id: string, t: number): boolean {
-    const prev = lastPosted.get(id);
-    if (prev !== undefined && t - prev < window) return false;
+    forgetExpired(t);
+    if (lastPosted.has(id)) return false;
     sent = sent.filter((s) => t - s < 60_000);
     if (sent.length >= perMinute) {
       o.logger.warn({ event: id }, 'Kubernetes event dropped: rate limit');
@@ -50,6 +50,20 @@ export function createKubeEventSink(o: KubeEventSinkOptions): EventSink {
     sent.push(t);
     lastPosted.set(id, t);
     return true;
+  }
+
+  /**
+   * Conditions posted a window ago or more are forgotten: the map holds at
+   * most a window's worth of posts (perMinute × window), not every message
+   * the agent ever posted (a message that changes with each occurrence would
+   * otherwise grow it for the life of the pod). Entries are added in time
+   * order and never updated in place, so the expired ones are at the front.
+   */
+  function forgetExpired(t: number): void {
+    for (const [id, posted] of lastPosted) {
+      if (t - posted < window) return;
+      lastPosted.delete(id);
+    }
   }
 
   function post(type: 'Warning' | 'Normal', reason: string, message: string): void {
@@ -75,6 +89,10 @@ export function createKubeEventSink(o: KubeEventSinkOptions): EventSink {
   }
 
   return {
+    /** Conditions in the dedupe memory now (at most a window's worth of posts). */
+    get remembered() {
+      return lastPosted.size;
+    },
     warning: (reason, message) => {
       post('Warning', reason, message);
     },

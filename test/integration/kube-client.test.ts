@@ -218,6 +218,24 @@ describe('Kubernetes client against the API double', () => {
     expect(ev.metadata.namespace).toBe('reg');
   });
 
+  it('forgets conditions a window old, so messages that never repeat do not pile up for the life of the pod', async () => {
+    let t = 1_000_000;
+    const sink = createKubeEventSink({ client, nodeName: 'node-1', logger, metrics, now: () => t, dedupeWindowMs: 60_000, perMinute: 20 });
+    // Five minutes of a condition whose message changes every time, 10 a minute.
+    for (let i = 0; i < 50; i++) {
+      sink.warning('Flapping', `attempt ${i}`);
+      t += 6_000;
+    }
+    await waitFor(() => api.events.length === 50, { message: 'fifty events' });
+    expect(sink.remembered).toBeLessThanOrEqual(10);
+    // Within the window, a message is still posted once; after it, again.
+    sink.warning('Flapping', 'attempt 49');
+    sink.warning('Flapping', 'attempt 0');
+    await waitFor(() => api.events.length === 51, { message: 'the forgotten message posted again' });
+    expect(api.events.at(-1)?.note).toBe('attempt 0');
+    expect(api.events.filter((e) => e.note === 'attempt 49')).toHaveLength(1);
+  });
+
   it('refuses to start without a kubeconfig outside a cluster instead of trying localhost:8080', () => {
     expect(() => createKubeClient({})).toThrow(ConfigError);
     expect(() => createKubeClient({ kubeconfig: '/nonexistent/kubeconfig' })).toThrow(
